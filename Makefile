@@ -1,0 +1,70 @@
+# basin -- one GNU Makefile.
+#   make            build ./basin
+#   make run        the main job (installs missing Debian packages first)
+#   make test       build and run every test program and the CLI tests
+#   make bench      benchmarks beside PyTorch (bench/README.md)
+#   make san        the test suite under AddressSanitizer + UBSan
+# Objects go to build/ (build/san/ for sanitizer builds).
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pthread
+LDLIBS  += -lgsl -lopenblas -lsqlite3 -lz -lm -pthread
+BUILD   ?= build
+DEPS    := scripts/deps.sh
+
+MODULES := core models optim probes experiments results plots
+LIBSRC  := $(filter-out experiments/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
+TESTSRC := $(wildcard tests/test_*.c)
+TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test test-unit test-cli bench san deps clean
+all: basin
+
+deps:
+	@sh $(DEPS) build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libbasin.a: $(LIBOBJ)
+	ar rcs $@ $^
+
+basin: $(BUILD)/experiments/main.o $(BUILD)/libbasin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libbasin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory basin
+	./basin train --data fashion-mnist --samples 10000 --model mlp --hidden 256,256 \
+	    --optim sgd --lr 0.05 --momentum 0.9 --batch 128 --epochs 3 --seed 1
+
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-cli
+
+test-unit: basin $(TESTBIN)
+	@sh tests/run_unit.sh $(TESTBIN)
+
+test-cli: basin
+	@sh tests/test_cli.sh ./basin
+
+bench: deps
+	@$(MAKE) --no-print-directory basin $(BUILD)/bench/bench
+	@sh bench/run.sh $(BUILD)/bench/bench
+
+$(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/libbasin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+san: deps
+	@$(MAKE) --no-print-directory BUILD=build/san \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    test-unit test-cli
+
+clean:
+	rm -rf build basin
+
+-include $(LIBOBJ:.o=.d) $(TESTBIN:=.d) $(BUILD)/experiments/main.d

@@ -1,0 +1,49 @@
+/* err.c -- the error context of err.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+int err_set(err *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
+}
+
+int err_wrap(err *e, const char *fmt, ...)
+{
+    if (!e)
+        return ERR_SYS;
+    char head[512], old[sizeof e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    return e->code;
+}
+
+void *err_malloc(err *e, size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+        err_set(e, ERR_SYS, "out of memory (%zu bytes)", bytes);
+    return p;
+}
+
+void *err_calloc(err *e, size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        err_set(e, ERR_SYS, "out of memory (%zu x %zu bytes)", count, size);
+    return p;
+}

@@ -1,0 +1,35 @@
+/* err.h -- errors as values.
+ *
+ * Every fallible function in basin returns an int status (0 on success) and, on
+ * failure, leaves a human-readable message in a caller-owned `err` context. Only
+ * main() turns a status into an exit code. The codes are the documented exit codes
+ * of the basin command (README, "Exit codes"):
+ *   ERR_OK    0  success
+ *   ERR_DATA  1  bad data or input file, numerical failure (message names the file/value)
+ *   ERR_USAGE 2  bad command line or option value
+ *   ERR_SYS   3  system failure: out of memory, I/O error on an otherwise valid file */
+#ifndef BASIN_ERR_H
+#define BASIN_ERR_H
+
+enum { ERR_OK = 0, ERR_DATA = 1, ERR_USAGE = 2, ERR_SYS = 3 };
+
+typedef struct err {
+    int code;        /* last status set, ERR_OK when clean */
+    char msg[1024];  /* NUL-terminated message, "" when clean */
+} err;
+
+/* Record `code` and a printf-style message on `e` (which may be NULL) and return
+ * `code`, so callers write `return err_set(e, ERR_DATA, "%s: truncated", path);`. */
+int err_set(err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefix the message already on `e` with more context ("while reading X: ...").
+ * Returns e->code. */
+int err_wrap(err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Allocation helpers that report ERR_SYS on `e` when memory is exhausted.
+ * They return NULL on failure; freeing is the caller's, with free(). */
+void *err_malloc(err *e, size_t bytes);
+void *err_calloc(err *e, size_t count, size_t size);
+
+#endif

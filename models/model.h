@@ -1,0 +1,139 @@
+/* model.h -- the one interface: a model is a function of a flat parameter vector.
+ *
+ * Everything that optimizes or measures sees a model through these calls, over one
+ * contiguous double vector theta of length model->n, on a batch of samples:
+ *
+ *   model_loss      forward only                         -> mean loss, #correct
+ *   model_grad      reverse mode                         -> g = dL/dtheta
+ *   model_jvp       forward mode, one pass, no backward  -> <g, v>
+ *   model_hvp       exact forward-over-reverse           -> H v (and g, optionally)
+ *   model_features  penultimate activations (input of the last linear layer)
+ *
+ * The loss is always the *mean* over the batch's samples. A batch larger than the
+ * model's chunk size is processed in physical chunks and combined as the
+ * sample-weighted mean, so these calls work on 60,000 samples. With more than one
+ * thread (core/pool.h) chunks are spread over threads; the partition depends only on
+ * (batch size, chunk size, thread count), so for a given thread count the results
+ * are bit-identical from run to run.
+ *
+ * A table of parameter blocks (name, offset, shape, role) travels with theta so that
+ * per-layer work (filter normalization, adaptive sharpness, weight-decay exclusion)
+ * needs no knowledge of the network. Dense networks lay theta out exactly as
+ * PyTorch's named_parameters() of the equivalent nn.Sequential: "0.weight" [out,in]
+ * row-major, "0.bias", "2.weight", ... so theta moves between basin and PyTorch.
+ *
+ * Implementations: networks on the core autodiff graph (models/net.c) and 2-D test
+ * functions with analytic derivatives (models/testfn.c), behind one method table. */
+#ifndef BASIN_MODEL_H
+#define BASIN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../core/err.h"
+
+/* A batch: views of n samples, not owned. x is (n, d) row-major. Classification
+ * batches carry labels y; regression batches carry targets t (n, tdim). A 2-D test
+ * function ignores the batch (n may be 0). */
+typedef struct batch {
+    const double *x;
+    const int *y;
+    const double *t;
+    size_t n;
+} batch;
+
+enum block_role { ROLE_WEIGHT = 0, ROLE_BIAS, ROLE_NORM };
+
+typedef struct model_block {
+    char name[48];          /* PyTorch parameter name, e.g. "2.weight" */
+    size_t offset;          /* first element in theta */
+    size_t size;            /* number of elements */
+    int ndim;               /* 1..4 */
+    int shape[4];           /* PyTorch shape; shape[0] = output rows/channels */
+    enum block_role role;
+} model_block;
+
+/* What a call measured, besides its main output. */
+typedef struct model_stats {
+    double loss;      /* mean loss over the batch */
+    double correct;   /* samples whose argmax output equals the label (0 for regression) */
+    double jvp;       /* <grad, v>, set by model_jvp */
+    size_t n;         /* samples evaluated */
+} model_stats;
+
+typedef struct model model;
+
+typedef struct model_vt {
+    int (*loss)(model *m, const double *theta, batch b, model_stats *st, err *e);
+    int (*grad)(model *m, const double *theta, batch b, double *g, model_stats *st, err *e);
+    int (*jvp)(model *m, const double *theta, const double *v, batch b, model_stats *st, err *e);
+    int (*hvp)(model *m, const double *theta, const double *v, batch b, double *g,
+               double *hv, model_stats *st, err *e);
+    int (*features)(model *m, const double *theta, batch b, double *f, err *e);
+    int (*init)(model *m, double *theta, uint64_t seed, err *e);
+    void (*free)(model *m);
+} model_vt;
+
+struct model {
+    const model_vt *vt;
+    char kind[32];          /* "mlp", "logreg", "rosenbrock", ... */
+    size_t n;               /* length of theta */
+    int nblocks;
+    model_block *blocks;    /* (nblocks), owned */
+    int in_dim;             /* input features expected per sample (0: no data) */
+    int out_dim;            /* outputs (classes, or regression targets) */
+    int feat_dim;           /* width of model_features rows */
+    void *impl;             /* implementation state, owned */
+};
+
+/* --- the calls; each returns 0 or an err.h code with a message on e --- */
+
+/* Mean loss (and #correct) of theta on b. */
+int model_loss(model *m, const double *theta, batch b, model_stats *st, err *e);
+/* g (n) = gradient of the mean loss; st may be NULL. */
+int model_grad(model *m, const double *theta, batch b, double *g, model_stats *st, err *e);
+/* st->jvp = <grad, v> by one forward-mode pass; never runs a backward pass. */
+int model_jvp(model *m, const double *theta, const double *v, batch b, model_stats *st, err *e);
+/* hv (n) = H v, exact; g (n) = gradient as a by-product when non-NULL. */
+int model_hvp(model *m, const double *theta, const double *v, batch b, double *g,
+              double *hv, model_stats *st, err *e);
+/* f (b.n, feat_dim) = input of the last linear layer, row per sample. */
+int model_features(model *m, const double *theta, batch b, double *f, err *e);
+/* Seeded initial theta, PyTorch's default initialization for each layer kind. */
+int model_init(model *m, double *theta, uint64_t seed, err *e);
+/* Free a model; NULL is fine. */
+void model_free(model *m);
+
+/* --- building models --- */
+
+enum act_kind { ACT_RELU = 0, ACT_LEAKY_RELU, ACT_TANH, ACT_SIGMOID, ACT_GELU,
+                ACT_SOFTPLUS, ACT_IDENTITY, ACT_COUNT };
+enum loss_kind { LOSS_CE = 0, LOSS_MSE };
+
+typedef struct model_opts {
+    const char *kind;       /* "logreg", "mlp", or a 2-D test function name:
+                               "rosenbrock", "beale", "himmelblau", "rastrigin",
+                               "quadratic:a,b" */
+    int hidden[16];         /* hidden widths (mlp) */
+    int nhidden;
+    enum act_kind act;      /* hidden activation, default ReLU */
+    double leaky_slope;     /* leaky ReLU negative slope, default 0.01 */
+    int bias;               /* 1: layers have biases (default) */
+    enum loss_kind loss;    /* CE (default) or MSE 0.5*||f - onehot(y)||^2 per sample */
+    int in_dim, out_dim;    /* from the dataset */
+    size_t chunk;           /* physical chunk size; 0 = default (256) */
+} model_opts;
+
+/* Fill `o` with defaults: mlp, hidden 256,256, ReLU, biases, CE, chunk 256. */
+void model_opts_default(model_opts *o);
+
+/* Build the model named by o->kind. ERR_USAGE for unknown kinds or nonsense sizes. */
+int model_new(const model_opts *o, model **out, err *e);
+
+/* Name lookups for the command line; return -1 when unknown. */
+int model_act_parse(const char *s);
+const char *model_act_name(enum act_kind a);
+
+/* Index of the block that holds theta element i, or -1. */
+int model_block_of(const model *m, size_t i);
+
+#endif
