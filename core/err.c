@@ -28,7 +28,17 @@ int err_wrap(err *e, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    size_t k = strlen(head);   /* the message is cut, not overflowed, when too long */
+    if (k > sizeof e->msg - 3)
+        k = sizeof e->msg - 3;
+    memcpy(e->msg, head, k);
+    memcpy(e->msg + k, ": ", 2);
+    k += 2;
+    size_t rest = strlen(old);
+    if (rest > sizeof e->msg - 1 - k)
+        rest = sizeof e->msg - 1 - k;
+    memcpy(e->msg + k, old, rest);
+    e->msg[k + rest] = '\0';
     return e->code;
 }
 

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../core/ad.h"
 #include "../core/err.h"
 
 /* A batch: views of n samples, not owned. x is (n, d) row-major. Classification
@@ -105,8 +106,6 @@ void model_free(model *m);
 
 /* --- building models --- */
 
-enum act_kind { ACT_RELU = 0, ACT_LEAKY_RELU, ACT_TANH, ACT_SIGMOID, ACT_GELU,
-                ACT_SOFTPLUS, ACT_IDENTITY, ACT_COUNT };
 enum loss_kind { LOSS_CE = 0, LOSS_MSE };
 
 typedef struct model_opts {
@@ -115,7 +114,7 @@ typedef struct model_opts {
                                "quadratic:a,b" */
     int hidden[16];         /* hidden widths (mlp) */
     int nhidden;
-    enum act_kind act;      /* hidden activation, default ReLU */
+    enum ad_act act;        /* hidden activation, default ReLU */
     double leaky_slope;     /* leaky ReLU negative slope, default 0.01 */
     int bias;               /* 1: layers have biases (default) */
     enum loss_kind loss;    /* CE (default) or MSE 0.5*||f - onehot(y)||^2 per sample */
@@ -128,10 +127,6 @@ void model_opts_default(model_opts *o);
 
 /* Build the model named by o->kind. ERR_USAGE for unknown kinds or nonsense sizes. */
 int model_new(const model_opts *o, model **out, err *e);
-
-/* Name lookups for the command line; return -1 when unknown. */
-int model_act_parse(const char *s);
-const char *model_act_name(enum act_kind a);
 
 /* Index of the block that holds theta element i, or -1. */
 int model_block_of(const model *m, size_t i);

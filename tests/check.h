@@ -27,7 +27,7 @@ static int check_report(int ok, const char *name, const char *detail)
 
 #define CHECK(cond, name, ...)                                         \
     do {                                                               \
-        char check_buf_[512];                                          \
+        char check_buf_[2048];                                          \
         snprintf(check_buf_, sizeof check_buf_, __VA_ARGS__);          \
         check_report(!!(cond), (name), check_buf_);                    \
     } while (0)

@@ -1,0 +1,392 @@
+/* ad.c -- the autodiff engine: graph building, buffer planning, execution.
+ * The ops' rules live in ops.c; the public contract is in ad.h. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ad_impl.h"
+
+enum { BUF_VAL = 0, BUF_DOT, BUF_GRAD, BUF_RGRAD, BUF_KINDS };
+#define NO_BUF SIZE_MAX
+#define ALIGN 8 /* doubles: 64-byte alignment of every buffer */
+
+static atomic_size_t mem_current, mem_peak;
+static atomic_long runs[AD_MODE_COUNT];
+
+size_t ad_mem_current(void) { return atomic_load(&mem_current); }
+size_t ad_mem_peak(void) { return atomic_load(&mem_peak); }
+void ad_mem_reset_peak(void) { atomic_store(&mem_peak, atomic_load(&mem_current)); }
+long ad_runs(enum ad_mode mode) { return atomic_load(&runs[mode]); }
+
+static void mem_add(size_t bytes)
+{
+    size_t now = atomic_fetch_add(&mem_current, bytes) + bytes;
+    size_t peak = atomic_load(&mem_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&mem_peak, &peak, now))
+        ;
+}
+
+/* --- building --- */
+
+ad_graph *ad_graph_new(size_t max_rows, err *e)
+{
+    ad_graph *g = err_calloc(e, 1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->max_rows = max_rows ? max_rows : 1;
+    g->loss = g->feat = -1;
+    return g;
+}
+
+void ad_graph_free(ad_graph *g)
+{
+    if (!g)
+        return;
+    for (int m = 0; m < AD_MODE_COUNT; m++) {
+        if (g->plan[m].arena)
+            atomic_fetch_sub(&mem_current, g->plan[m].size * sizeof(double));
+        free(g->plan[m].arena);
+        free(g->plan[m].off);
+    }
+    free(g->last_use);
+    free(g->nodes);
+    free(g);
+}
+
+static int fail(ad_graph *g, const char *what)
+{
+    if (!g->build_err.code)
+        err_set(&g->build_err, ERR_USAGE, "graph: %s", what);
+    return -1;
+}
+
+/* Append a node; inputs must exist. Flags propagate from inputs. */
+static int push(ad_graph *g, int op, int a, int b, int batched, int rows, int cols)
+{
+    if (g->build_err.code)
+        return -1;
+    if ((a >= 0 && a >= g->nn) || (b >= 0 && b >= g->nn) || rows <= 0 || cols <= 0)
+        return fail(g, "bad node inputs or shape");
+    if (g->nn == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 32;
+        ad_node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) {
+            err_set(&g->build_err, ERR_SYS, "graph: out of memory");
+            return -1;
+        }
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    ad_node *n = &g->nodes[g->nn];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->in[0] = a;
+    n->in[1] = b;
+    n->nin = (a >= 0) + (b >= 0);
+    n->batched = batched;
+    n->rows = rows;
+    n->cols = cols;
+    for (int k = 0; k < n->nin; k++)
+        n->flags |= g->nodes[n->in[k]].flags;
+    return g->nn++;
+}
+
+static const ad_node *node(const ad_graph *g, int i)
+{
+    return i >= 0 && i < g->nn ? &g->nodes[i] : NULL;
+}
+
+int ad_input(ad_graph *g, int cols)
+{
+    return push(g, AD_INPUT, -1, -1, 1, 1, cols);
+}
+
+int ad_param(ad_graph *g, size_t offset, int out, int in)
+{
+    int i = push(g, AD_PARAM, -1, -1, 0, out, in);
+    if (i >= 0) {
+        g->nodes[i].offset = offset;
+        g->nodes[i].flags = AD_F_TAN | AD_F_GRAD;
+    }
+    return i;
+}
+
+int ad_matmul_t(ad_graph *g, int x, int w)
+{
+    const ad_node *X = node(g, x), *W = node(g, w);
+    if (!X || !W || !X->batched || W->batched || X->cols != W->cols)
+        return fail(g, "matmul_t: x (rows, in) and W (out, in) do not match");
+    return push(g, AD_MATMUL_T, x, w, 1, 1, W->rows);
+}
+
+int ad_bias(ad_graph *g, int x, int b)
+{
+    const ad_node *X = node(g, x), *B = node(g, b);
+    if (!X || !B || !X->batched || B->batched || B->rows * B->cols != X->cols)
+        return fail(g, "bias: b must have one element per column of x");
+    return push(g, AD_BIAS, x, b, 1, 1, X->cols);
+}
+
+int ad_add(ad_graph *g, int a, int b)
+{
+    const ad_node *A = node(g, a), *B = node(g, b);
+    if (!A || !B || A->batched != B->batched || A->rows != B->rows || A->cols != B->cols)
+        return fail(g, "add: shapes differ");
+    return push(g, AD_ADD, a, b, A->batched, A->rows, A->cols);
+}
+
+int ad_act(ad_graph *g, int x, enum ad_act kind, double slope)
+{
+    const ad_node *X = node(g, x);
+    if (!X || (unsigned)kind >= AD_ACT_COUNT)
+        return fail(g, "act: bad input or activation");
+    int i = push(g, AD_ACT, x, -1, X->batched, X->rows, X->cols);
+    if (i >= 0) {
+        g->nodes[i].iarg = kind;
+        g->nodes[i].farg = slope;
+    }
+    return i;
+}
+
+static int loss(ad_graph *g, int op, int z)
+{
+    const ad_node *Z = node(g, z);
+    if (!Z || !Z->batched || Z->cols > AD_MAX_CLASSES)
+        return fail(g, "loss: input must be batched with at most 4096 columns");
+    return push(g, op, z, -1, 0, 1, 1);
+}
+
+int ad_loss_ce(ad_graph *g, int z) { return loss(g, AD_LOSS_CE, z); }
+int ad_loss_mse(ad_graph *g, int z) { return loss(g, AD_LOSS_MSE, z); }
+
+int ad_set_features(ad_graph *g, int i)
+{
+    const ad_node *n = node(g, i);
+    if (!n || !n->batched)
+        return fail(g, "features: node must be batched");
+    g->feat = i;
+    return i;
+}
+
+/* --- planning: buffer liveness over the schedule, placed in one arena ---
+ * Step s < nn is node s's forward; step 2nn-1-i is node i's backward. */
+
+typedef struct interval {
+    size_t start, end, size;
+    size_t *slot;           /* where the chosen offset goes */
+} interval;
+
+static int by_start(const void *a, const void *b)
+{
+    const interval *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Place the intervals: each at the lowest aligned offset that overlaps no interval
+ * already placed whose lifetime intersects its own. Returns the arena size. */
+static size_t place(interval *iv, int k, err *e, int *status)
+{
+    qsort(iv, (size_t)k, sizeof *iv, by_start);
+    size_t total = 0;
+    size_t *lo = malloc((size_t)(k ? k : 1) * 2 * sizeof *lo);
+    if (!lo) {
+        *status = err_set(e, ERR_SYS, "graph plan: out of memory");
+        return 0;
+    }
+    for (int i = 0; i < k; i++) {
+        int m = 0;  /* live, placed intervals as (offset, end-offset) pairs */
+        for (int j = 0; j < i; j++)
+            if (iv[j].end >= iv[i].start) {
+                lo[2 * m] = *iv[j].slot;
+                lo[2 * m + 1] = *iv[j].slot + iv[j].size;
+                m++;
+            }
+        size_t off = 0;
+        for (int moved = 1; moved;) {   /* first fit: bump past any overlap */
+            moved = 0;
+            for (int j = 0; j < m; j++)
+                if (off < lo[2 * j + 1] && lo[2 * j] < off + iv[i].size) {
+                    off = lo[2 * j + 1];
+                    moved = 1;
+                }
+        }
+        *iv[i].slot = off;
+        if (off + iv[i].size > total)
+            total = off + iv[i].size;
+    }
+    free(lo);
+    return total;
+}
+
+static int plan_mode(ad_graph *g, enum ad_mode mode, err *e)
+{
+    int nn = g->nn, k = 0, status = 0;
+    int back = mode == AD_MODE_GRAD || mode == AD_MODE_HVP;
+    int tan = mode == AD_MODE_JVP || mode == AD_MODE_HVP;
+    ad_plan *p = &g->plan[mode];
+    p->off = malloc((size_t)nn * BUF_KINDS * sizeof *p->off);
+    interval *iv = malloc((size_t)nn * BUF_KINDS * sizeof *iv);
+    if (!p->off || !iv) {
+        free(iv);
+        return err_set(e, ERR_SYS, "graph plan: out of memory");
+    }
+    for (int i = 0; i < nn; i++) {
+        const ad_node *n = &g->nodes[i];
+        size_t base = (size_t)i * BUF_KINDS, bwd = 2 * (size_t)nn - 1 - (size_t)i;
+        size_t lu = g->last_use[i] >= 0 ? (size_t)g->last_use[i] : (size_t)i;
+        size_t sz = (ad_node_size(n, g->max_rows) + ALIGN - 1) / ALIGN * ALIGN;
+        for (int b = 0; b < BUF_KINDS; b++)
+            p->off[base + b] = NO_BUF;
+        if (n->op == AD_INPUT || n->op == AD_PARAM)
+            continue;   /* bound to the caller's buffers */
+        int want[BUF_KINDS] = {
+            [BUF_VAL] = 1,
+            [BUF_DOT] = tan && (n->flags & AD_F_TAN),
+            [BUF_GRAD] = back && (n->flags & AD_F_GRAD),
+            [BUF_RGRAD] = back && tan && (n->flags & AD_F_GRAD),
+        };
+        for (int b = 0; b < BUF_KINDS; b++) {
+            if (!want[b])
+                continue;
+            interval *v = &iv[k++];
+            v->size = sz;
+            v->slot = &p->off[base + b];
+            if (b == BUF_GRAD || b == BUF_RGRAD) {  /* first written by the last consumer */
+                v->start = 2 * (size_t)nn - 1 - lu;
+                v->end = bwd;
+            } else {
+                v->start = (size_t)i;
+                v->end = back ? bwd : lu;
+            }
+        }
+    }
+    p->size = place(iv, k, e, &status);
+    free(iv);
+    return status;
+}
+
+int ad_graph_plan(ad_graph *g, int loss_node, err *e)
+{
+    if (g->build_err.code) {
+        if (e)
+            *e = g->build_err;
+        return g->build_err.code;
+    }
+    const ad_node *L = node(g, loss_node);
+    if (!L || (L->op != AD_LOSS_CE && L->op != AD_LOSS_MSE))
+        return err_set(e, ERR_USAGE, "graph: the output must be a loss node");
+    g->loss = loss_node;
+    g->last_use = malloc((size_t)g->nn * sizeof *g->last_use);
+    if (!g->last_use)
+        return err_set(e, ERR_SYS, "graph plan: out of memory");
+    for (int i = 0; i < g->nn; i++) {
+        g->last_use[i] = -1;
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            g->last_use[g->nodes[i].in[k]] = i;   /* increasing i: the last one wins */
+    }
+    for (int m = 0; m < AD_MODE_COUNT; m++) {
+        int rc = plan_mode(g, m, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+size_t ad_graph_workspace(const ad_graph *g, enum ad_mode mode)
+{
+    return g->plan[mode].arena ? g->plan[mode].size * sizeof(double) : 0;
+}
+
+/* --- running --- */
+
+static double *buf(ad_plan *p, int i, int b)
+{
+    size_t o = p->off[(size_t)i * BUF_KINDS + b];
+    return o == NO_BUF ? NULL : p->arena + o;
+}
+
+/* Point every node's buffers at the arena or at the caller's vectors. */
+static void bind_buffers(ad_graph *g, ad_plan *p, const ad_bind *b, int tan, int back)
+{
+    for (int i = 0; i < g->nn; i++) {
+        ad_node *n = &g->nodes[i];
+        if (n->op == AD_PARAM) {
+            n->val = (double *)(b->theta + n->offset);
+            n->dot = tan ? (double *)(b->v + n->offset) : NULL;
+            n->grad = back ? b->g + n->offset : NULL;
+            n->rgrad = back && tan ? b->hv + n->offset : NULL;
+        } else if (n->op == AD_INPUT) {
+            n->val = (double *)b->x;
+            n->dot = n->grad = n->rgrad = NULL;
+        } else {
+            n->val = buf(p, i, BUF_VAL);
+            n->dot = buf(p, i, BUF_DOT);
+            n->grad = buf(p, i, BUF_GRAD);
+            n->rgrad = buf(p, i, BUF_RGRAD);
+        }
+    }
+}
+
+int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err *e)
+{
+    int tan = mode == AD_MODE_JVP || mode == AD_MODE_HVP;
+    int back = mode == AD_MODE_GRAD || mode == AD_MODE_HVP;
+    if (g->loss < 0)
+        return err_set(e, ERR_USAGE, "graph: run before plan");
+    if (b->rows > g->max_rows || !b->theta || !b->x || (tan && !b->v) || (back && !b->g)
+        || (mode == AD_MODE_HVP && !b->hv) || (!b->y && !b->t))
+        return err_set(e, ERR_USAGE, "graph: bad binding (rows %zu, capacity %zu)",
+                       b->rows, g->max_rows);
+    if (b->feat && g->feat < 0)
+        return err_set(e, ERR_USAGE, "graph: the model exposes no features");
+    ad_plan *p = &g->plan[mode];
+    if (!p->arena) {
+        p->arena = aligned_alloc(64, (p->size ? p->size : ALIGN) * sizeof(double));
+        if (!p->arena)
+            return err_set(e, ERR_SYS, "graph: out of memory for a %zu-byte workspace",
+                           p->size * sizeof(double));
+        mem_add(p->size * sizeof(double));
+    }
+    atomic_fetch_add(&runs[mode], 1);
+    bind_buffers(g, p, b, tan, back);
+    g->bind = b;
+    g->sums = sums;
+    size_t rows = b->rows;
+    for (int i = 0; i < g->nn; i++) {
+        ad_node *n = &g->nodes[i];
+        ad_ops[n->op].forward(g, n, rows);
+        if (tan && (n->flags & AD_F_TAN))
+            ad_ops[n->op].tangent(g, n, rows);
+        if (b->feat && i == g->feat) {
+            memcpy(b->feat, n->val, rows * (size_t)n->cols * sizeof(double));
+            return 0;
+        }
+    }
+    ad_node *L = &g->nodes[g->loss];
+    sums->loss += L->val[0];
+    if (tan)
+        sums->jvp += L->dot[0];
+    if (!back)
+        return 0;
+    L->grad[0] = 1;
+    if (L->rgrad)
+        L->rgrad[0] = 0;
+    for (int i = g->nn - 1; i >= 0; i--) {
+        ad_node *n = &g->nodes[i];
+        if (!(n->flags & AD_F_GRAD) || n->op == AD_PARAM || (g->last_use[i] < 0 && i != g->loss))
+            continue;   /* no adjoint needed, or a node the loss does not use */
+        for (int k = 0; k < n->nin; k++) {  /* zero adjoints at their first write */
+            ad_node *x = &g->nodes[n->in[k]];
+            if (x->op != AD_PARAM && (x->flags & AD_F_GRAD) && g->last_use[n->in[k]] == i) {
+                memset(x->grad, 0, ad_node_size(x, rows) * sizeof(double));
+                if (x->rgrad)
+                    memset(x->rgrad, 0, ad_node_size(x, rows) * sizeof(double));
+            }
+        }
+        ad_ops[n->op].backward(g, n, rows);
+        if (mode == AD_MODE_HVP)
+            ad_ops[n->op].rbackward(g, n, rows);
+    }
+    return 0;
+}

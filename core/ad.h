@@ -1,0 +1,127 @@
+/* ad.h -- a static autodiff graph in double precision: values, gradients (reverse
+ * mode), tangents (forward mode) and exact Hessian-vector products (forward-over-
+ * reverse, Pearlmutter's R-operator).
+ *
+ * A graph is built once per model for a maximum number of batch rows and executed for
+ * every chunk of every batch; nothing is allocated per step. Nodes are either batched
+ * (a row per sample: inputs, activations) or parameters (views into theta). Each op
+ * in the table (core/ops.c) supplies four rules:
+ *   forward    y = f(x)
+ *   tangent    y' = J x'                     (forward mode)
+ *   backward   x_bar += J^T y_bar            (reverse mode)
+ *   rbackward  R{x_bar} += J^T R{y_bar} + R{J^T} y_bar   (tangent of backward)
+ * so that one forward pass with tangents followed by one backward pass with
+ * R-adjoints yields g and H v exactly. The graph ends in one scalar loss node.
+ *
+ * Memory: for each execution mode the graph plans its buffers once, by liveness over
+ * the schedule (forward steps, then backward steps), and places them in one arena.
+ * Forward-only modes (loss, jvp, features) therefore release each activation as
+ * soon as its consumers have run: forward-mode training keeps no activations for a
+ * backward pass. The arenas' bytes are counted (ad_mem_*), the workspace figure the
+ * benchmarks report. Parameters, tangents and parameter gradients are never in the
+ * arena: they are the caller's flat vectors, bound at run time.
+ *
+ * Errors while building are sticky: builder calls return -1 after the first error and
+ * ad_graph_plan() reports it. A graph is used by one thread at a time. */
+#ifndef BASIN_AD_H
+#define BASIN_AD_H
+
+#include <stddef.h>
+#include "err.h"
+
+/* Elementwise activations (node argument of AD_ACT). */
+enum ad_act { AD_ACT_RELU = 0, AD_ACT_LEAKY_RELU, AD_ACT_TANH, AD_ACT_SIGMOID,
+              AD_ACT_GELU, AD_ACT_SOFTPLUS, AD_ACT_IDENTITY, AD_ACT_COUNT };
+
+/* The op table's entries, in the order of core/ops.c. */
+enum ad_opcode {
+    AD_INPUT = 0,   /* batched data input (rows, cols): no tangent, no gradient */
+    AD_PARAM,       /* parameter block: a view of theta at an offset */
+    AD_MATMUL_T,    /* y = x W^T: x (rows, in), W (out, in) -> (rows, out), as nn.Linear */
+    AD_BIAS,        /* y = x + b, b (cols) broadcast over rows */
+    AD_ADD,         /* y = a + b, same shapes */
+    AD_ACT,         /* y = act(x) elementwise */
+    AD_LOSS_CE,     /* scalar: sum_r scale * (logsumexp(z_r) - z_r[y_r]) */
+    AD_LOSS_MSE,    /* scalar: sum_r scale * 0.5 * ||z_r - t_r||^2, t_r = onehot(y_r) or targets */
+    AD_OP_COUNT
+};
+
+/* Execution modes; each has its own buffer plan. */
+enum ad_mode { AD_MODE_LOSS = 0, AD_MODE_GRAD, AD_MODE_JVP, AD_MODE_HVP, AD_MODE_COUNT };
+
+typedef struct ad_graph ad_graph;
+
+/* What one execution binds: the caller's flat vectors and one chunk of data. */
+typedef struct ad_bind {
+    const double *theta;  /* (n) parameters */
+    const double *v;      /* (n) tangent direction: JVP and HVP modes */
+    double *g;            /* (n) gradient accumulator (+=): GRAD and HVP modes */
+    double *hv;           /* (n) H v accumulator (+=): HVP mode */
+    const double *x;      /* (rows, input cols) */
+    const int *y;         /* (rows) labels, or NULL */
+    const double *t;      /* (rows, outputs) regression targets, or NULL */
+    size_t rows;          /* rows in this chunk, <= the graph's capacity */
+    double scale;         /* weight of each row's loss: 1 / (samples in the whole batch) */
+    double *feat;         /* (rows, cols of the feature node): filled when non-NULL */
+} ad_bind;
+
+/* Sums a run adds to (never overwrites), so chunks accumulate. */
+typedef struct ad_sums {
+    double loss;      /* sum over rows of scale * loss_r */
+    double jvp;       /* its directional derivative along v (JVP/HVP modes) */
+    double correct;   /* rows whose argmax output equals the label */
+} ad_sums;
+
+/* --- building --- */
+
+/* New empty graph for at most `max_rows` rows per execution. NULL: out of memory. */
+ad_graph *ad_graph_new(size_t max_rows, err *e);
+void ad_graph_free(ad_graph *g);
+
+/* Builders return the new node's index, or -1 after an error (sticky, reported by
+ * ad_graph_plan). Shapes: per-row widths for batched nodes. */
+int ad_input(ad_graph *g, int cols);
+int ad_param(ad_graph *g, size_t offset, int out, int in); /* in = 1 for vectors */
+int ad_matmul_t(ad_graph *g, int x, int w);
+int ad_bias(ad_graph *g, int x, int b);
+int ad_add(ad_graph *g, int a, int b);
+int ad_act(ad_graph *g, int x, enum ad_act kind, double slope);
+int ad_loss_ce(ad_graph *g, int z);
+int ad_loss_mse(ad_graph *g, int z);
+
+/* Mark the node whose rows are the model's features (model_features). */
+int ad_set_features(ad_graph *g, int node);
+
+/* Finish building: `loss` is the scalar output. Plans every mode's buffers. */
+int ad_graph_plan(ad_graph *g, int loss, err *e);
+
+/* --- running --- */
+
+/* Execute one chunk in `mode`, adding to *sums and to the bound accumulators.
+ * ERR_USAGE if rows exceed the capacity or a needed binding is NULL; ERR_SYS if an
+ * arena cannot be allocated. In AD_MODE_LOSS with b->feat set, the run stops after
+ * the feature node and copies its rows. */
+int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err *e);
+
+/* Bytes the arena of `mode` holds (0 before its first run): the plan's peak. */
+size_t ad_graph_workspace(const ad_graph *g, enum ad_mode mode);
+
+/* Counters over all graphs of the process: workspace bytes allocated now, and the
+ * peak since the last reset. Thread-safe. */
+size_t ad_mem_current(void);
+size_t ad_mem_peak(void);
+void ad_mem_reset_peak(void);
+
+/* Per-mode execution counters (how many runs of each mode since process start),
+ * so tests can prove e.g. that forward-gradient training never runs a backward pass. */
+long ad_runs(enum ad_mode mode);
+
+/* Name of an activation ("relu", "leaky_relu", "tanh", "sigmoid", "gelu",
+ * "softplus", "identity"), and the reverse lookup (-1 when unknown). */
+const char *ad_act_name(enum ad_act a);
+int ad_act_parse(const char *s);
+
+/* Scalar activation value and first two derivatives at x (tests use these). */
+double ad_act_eval(enum ad_act a, double slope, double x, double *d1, double *d2);
+
+#endif

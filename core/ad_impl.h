@@ -1,0 +1,65 @@
+/* ad_impl.h -- the graph's internals, shared by the engine (ad.c) and the op table
+ * (ops.c). Not part of the public interface. */
+#ifndef BASIN_AD_IMPL_H
+#define BASIN_AD_IMPL_H
+
+#include "ad.h"
+
+/* Widest loss input (classes); the loss rules keep a row of softmax on the stack. */
+#define AD_MAX_CLASSES 4096
+
+enum { AD_F_TAN = 1,    /* the node's tangent may be nonzero (depends on theta) */
+       AD_F_GRAD = 2 }; /* the node needs a gradient (depends on theta) */
+
+typedef struct ad_node {
+    int op;               /* enum ad_opcode */
+    int in[2], nin;       /* input node indices */
+    int batched;          /* 1: a row per sample; 0: a parameter block */
+    int rows, cols;       /* params: (rows, cols); batched: cols per row */
+    int flags;            /* AD_F_* */
+    int iarg;             /* op argument: activation kind */
+    double farg;          /* op argument: leaky slope */
+    size_t offset;        /* AD_PARAM: first element in theta */
+    /* buffers bound for the current execution; NULL when the mode has none */
+    double *val, *dot, *grad, *rgrad;
+} ad_node;
+
+typedef struct ad_plan {
+    size_t *off;          /* (4 * nodes) arena offsets in doubles, SIZE_MAX: none */
+    size_t size;          /* arena size in doubles */
+    double *arena;        /* allocated on first run */
+} ad_plan;
+
+struct ad_graph {
+    ad_node *nodes;
+    int nn, cap;
+    size_t max_rows;
+    int loss, feat;       /* loss node; feature node or -1 */
+    int *last_use;        /* (nn) largest consumer index, -1 if none */
+    ad_plan plan[AD_MODE_COUNT];
+    err build_err;        /* first builder error (sticky) */
+    /* per-execution context read by the ops */
+    const ad_bind *bind;
+    ad_sums *sums;
+};
+
+/* One op's rules; n is the node, rows the chunk's rows. Each rule reads its inputs'
+ * buffers and writes (forward, tangent) or accumulates into (backward, rbackward)
+ * the buffers the node's flags call for. */
+typedef struct ad_op_def {
+    const char *name;
+    void (*forward)(ad_graph *g, ad_node *n, size_t rows);
+    void (*tangent)(ad_graph *g, ad_node *n, size_t rows);
+    void (*backward)(ad_graph *g, ad_node *n, size_t rows);
+    void (*rbackward)(ad_graph *g, ad_node *n, size_t rows);
+} ad_op_def;
+
+extern const ad_op_def ad_ops[AD_OP_COUNT];
+
+/* Elements of node n for a chunk of `rows` rows. */
+static inline size_t ad_node_size(const ad_node *n, size_t rows)
+{
+    return n->batched ? rows * (size_t)n->cols : (size_t)n->rows * (size_t)n->cols;
+}
+
+#endif

@@ -1,0 +1,29 @@
+/* pool.h -- basin's worker threads.
+ *
+ * One process-wide pool of N threads (the caller counts as thread 0). Model
+ * evaluations split their chunks over the pool, each thread driving single-threaded
+ * OpenBLAS, so N is the total number of busy cores: pool_set_threads() sets basin's
+ * threads and pins OpenBLAS's own pool to 1 thread together, so the two never
+ * oversubscribe. N comes from --threads, else BASIN_THREADS, else all online cores.
+ * Work assignment is static (by thread index), so results depend on N but never on
+ * timing. */
+#ifndef BASIN_POOL_H
+#define BASIN_POOL_H
+
+#include "err.h"
+
+/* Threads in use (initializing the pool from BASIN_THREADS or the core count on
+ * first call). */
+int pool_threads(void);
+
+/* Use n threads (1..256). ERR_USAGE for other n; ERR_SYS if threads cannot start. */
+int pool_set_threads(int n, err *e);
+
+/* Parse BASIN_THREADS-style text; -1 when it is not an integer in 1..256. */
+int pool_parse_threads(const char *s);
+
+/* Run fn(arg, tid, nthreads) on every thread, tid 0 on the caller, and return when
+ * all have finished. Not reentrant: fn must not call pool_run. */
+void pool_run(void (*fn)(void *arg, int tid, int nthreads), void *arg);
+
+#endif
