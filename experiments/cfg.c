@@ -1,0 +1,306 @@
+/* cfg.c -- the option table of basin's commands (see cfg.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/pool.h"
+#include "cfg.h"
+
+enum opt_id {
+    O_DATA, O_SPLIT, O_SAMPLES, O_SUBSET, O_IMBALANCE, O_IMBALANCE_TYPE, O_LABEL_NOISE,
+    O_SCALE, O_SYNTH_DIM, O_SYNTH_CLASSES, O_SYNTH_NOISE,
+    O_MODEL, O_HIDDEN, O_ACT, O_SLOPE, O_NO_BIAS, O_LOSS, O_CHUNK,
+    O_SEED, O_THREADS, O_INIT,
+    O_OUT, O_GRAD_OUT, O_JVP_IN, O_HVP_IN, O_HVP_OUT,
+    O_OPTIM, O_LR, O_MOMENTUM, O_DAMPENING, O_WEIGHT_DECAY, O_NESTEROV, O_BATCH,
+    O_EPOCHS, O_STEPS, O_NO_SHUFFLE, O_TEST_SAMPLES, O_SAVE, O_QUIET,
+    O_COUNT
+};
+
+#define ALL (CMD_INIT | CMD_EVAL | CMD_TRAIN)
+#define DM (CMD_INIT | CMD_EVAL | CMD_TRAIN)   /* data and model options */
+
+static const struct option_row {
+    const char *name;
+    int cmds;
+    const char *arg;    /* NULL: a flag without value */
+    const char *help;
+} rows[O_COUNT] = {
+    [O_DATA] = {"data", DM, "SPEC", "fashion-mnist (default), idx:DIR, csv:TRAIN[,TEST], blobs, spirals, teacher"},
+    [O_SPLIT] = {"split", CMD_EVAL, "train|test", "which split to evaluate on (default train)"},
+    [O_SAMPLES] = {"samples", DM, "N", "use N samples of the training split (default: all)"},
+    [O_SUBSET] = {"subset", DM, "first|random", "first N in file order (default) or a seeded random subset"},
+    [O_IMBALANCE] = {"imbalance", DM, "R", "minority classes keep 1/R of their samples (training split; default 1)"},
+    [O_IMBALANCE_TYPE] = {"imbalance-type", DM, "step|exp", "step: upper half of classes are minority (default); exp: R^(-c/(C-1))"},
+    [O_LABEL_NOISE] = {"label-noise", DM, "F", "fraction of training labels replaced by another class (default 0)"},
+    [O_SCALE] = {"scale", DM, "unit|standardize|none", "input scaling (default: unit for images, none otherwise)"},
+    [O_SYNTH_DIM] = {"synth-dim", DM, "D", "synthetic sets: input dimension"},
+    [O_SYNTH_CLASSES] = {"synth-classes", DM, "C", "synthetic sets: classes (teacher: target width)"},
+    [O_SYNTH_NOISE] = {"synth-noise", DM, "S", "synthetic sets: noise level"},
+    [O_MODEL] = {"model", DM, "KIND", "mlp (default), logreg, rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b"},
+    [O_HIDDEN] = {"hidden", DM, "W1,W2,...", "hidden widths of an mlp (default 256,256)"},
+    [O_ACT] = {"act", DM, "NAME", "relu (default), leaky_relu, tanh, sigmoid, gelu, softplus, identity"},
+    [O_SLOPE] = {"slope", DM, "A", "negative slope of leaky_relu (default 0.01)"},
+    [O_NO_BIAS] = {"no-bias", DM, NULL, "layers without biases"},
+    [O_LOSS] = {"loss", DM, "ce|mse", "cross-entropy (default) or 0.5*||f(x)-onehot(y)||^2 averaged over samples"},
+    [O_CHUNK] = {"chunk", DM, "N", "physical chunk of rows per evaluation (default 256)"},
+    [O_SEED] = {"seed", ALL, "S", "run seed: initialization, data order, subsets (default 0)"},
+    [O_THREADS] = {"threads", ALL, "N", "threads (default: $BASIN_THREADS, else all cores)"},
+    [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN, "THETA.npy", "start from this parameter vector (default: seeded init)"},
+    [O_OUT] = {"out", CMD_INIT, "THETA.npy", "where to write the initial parameters (required)"},
+    [O_GRAD_OUT] = {"grad-out", CMD_EVAL, "G.npy", "write the gradient of the mean loss"},
+    [O_JVP_IN] = {"jvp-in", CMD_EVAL, "V.npy", "print jvp=<grad, V> computed in forward mode"},
+    [O_HVP_IN] = {"hvp-in", CMD_EVAL, "V.npy", "direction of an exact Hessian-vector product"},
+    [O_HVP_OUT] = {"hvp-out", CMD_EVAL, "HV.npy", "write H V (needs --hvp-in)"},
+    [O_OPTIM] = {"optim", CMD_TRAIN, "NAME", "optimizer: sgd (default)"},
+    [O_LR] = {"lr", CMD_TRAIN, "ETA", "learning rate (default 0.01)"},
+    [O_MOMENTUM] = {"momentum", CMD_TRAIN, "MU", "heavy-ball momentum (default 0)"},
+    [O_DAMPENING] = {"dampening", CMD_TRAIN, "TAU", "momentum dampening (default 0)"},
+    [O_WEIGHT_DECAY] = {"weight-decay", CMD_TRAIN, "L", "L2 weight decay (default 0)"},
+    [O_NESTEROV] = {"nesterov", CMD_TRAIN, NULL, "Nesterov momentum"},
+    [O_BATCH] = {"batch", CMD_TRAIN, "B", "mini-batch size (default 128); the last short batch is kept"},
+    [O_EPOCHS] = {"epochs", CMD_TRAIN, "E", "train for E epochs"},
+    [O_STEPS] = {"steps", CMD_TRAIN, "S", "train for S steps (instead of --epochs)"},
+    [O_NO_SHUFFLE] = {"no-shuffle", CMD_TRAIN, NULL, "sequential batches in file order"},
+    [O_TEST_SAMPLES] = {"test-samples", CMD_TRAIN, "N", "evaluate on the first N test samples (default: all)"},
+    [O_SAVE] = {"save", CMD_TRAIN, "THETA.npy", "write the final parameters"},
+    [O_QUIET] = {"quiet", CMD_TRAIN, NULL, "no progress on stderr"},
+};
+_Static_assert(sizeof rows / sizeof rows[0] == O_COUNT, "one row per option");
+
+void cfg_default(cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    data_opts_default(&c->data);
+    model_opts_default(&c->model);
+    snprintf(c->model_kind, sizeof c->model_kind, "mlp");
+    c->model.kind = c->model_kind;
+    opt_hparams_default(&c->hp);
+    snprintf(c->optim, sizeof c->optim, "sgd");
+    c->batch = 128;
+    c->shuffle = 1;
+}
+
+/* --- value parsers: the whole text must be a number in range --- */
+
+static int bad(err *e, const char *name, const char *val, const char *want)
+{
+    return err_set(e, ERR_USAGE, "--%s: '%s' is not %s", name, val, want);
+}
+
+static int num(const char *name, const char *val, double lo, double hi, double *out, err *e)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (!*val || *end || errno || !isfinite(v))
+        return bad(e, name, val, "a number");
+    if (v < lo || v > hi)
+        return err_set(e, ERR_USAGE, "--%s: %s is outside [%g, %g]", name, val, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int count(const char *name, const char *val, double lo, double hi, double *out, err *e)
+{
+    int rc = num(name, val, lo, hi, out, e);
+    if (!rc && *out != floor(*out))
+        return bad(e, name, val, "a whole number");
+    return rc;
+}
+
+static int choice(const char *name, const char *val, const char *const *opts, int *out, err *e)
+{
+    for (int i = 0; opts[i]; i++)
+        if (strcmp(val, opts[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    char want[256] = "one of:";
+    for (int i = 0; opts[i]; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), " %s", opts[i]);
+    return bad(e, name, val, want);
+}
+
+static int hidden(cfg *c, const char *val, err *e)
+{
+    int k = 0;
+    const char *p = val;
+    while (*p) {
+        char *end;
+        long w = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || w < 1 || w > 1 << 20 || k == 16)
+            return bad(e, "hidden", val, "a list of 1 to 16 widths in 1..1048576, like 256,256");
+        c->model.hidden[k++] = (int)w;
+        p = *end ? end + 1 : end;
+        if (*end && !*p)
+            return bad(e, "hidden", val, "a list of widths (trailing comma)");
+    }
+    c->model.nhidden = k;
+    return 0;
+}
+
+static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e)
+{
+    static const char *const splits[] = {"train", "test", NULL};
+    static const char *const subsets[] = {"first", "random", NULL};
+    static const char *const imbs[] = {"step", "exp", NULL};
+    static const char *const scales[] = {"default", "unit", "standardize", "none", NULL};
+    static const char *const losses[] = {"ce", "mse", NULL};
+    double x = 0;
+    int k = 0, rc = 0;
+    switch (id) {
+    case O_DATA: c->data.spec = v; break;
+    case O_SPLIT: rc = choice(name, v, splits, &k, e); c->data.split = k; break;
+    case O_SAMPLES: rc = count(name, v, 1, 1e9, &x, e); c->data.samples = (size_t)x; break;
+    case O_SUBSET: rc = choice(name, v, subsets, &k, e); c->data.random_subset = k; break;
+    case O_IMBALANCE: rc = num(name, v, 1, 1e6, &x, e); c->data.imbalance = x; break;
+    case O_IMBALANCE_TYPE: rc = choice(name, v, imbs, &k, e); c->data.imbalance_type = k; break;
+    case O_LABEL_NOISE: rc = num(name, v, 0, 0.999999, &x, e); c->data.label_noise = x; break;
+    case O_SCALE: rc = choice(name, v, scales, &k, e); c->data.scale = k; break;
+    case O_SYNTH_DIM: rc = count(name, v, 1, 1e6, &x, e); c->data.synth_dim = (int)x; break;
+    case O_SYNTH_CLASSES: rc = count(name, v, 1, 4096, &x, e); c->data.synth_classes = (int)x; break;
+    case O_SYNTH_NOISE: rc = num(name, v, 0, 1e6, &x, e); c->data.synth_noise = x; break;
+    case O_MODEL:
+        if (strlen(v) >= sizeof c->model_kind)
+            return bad(e, name, v, "a model name (too long)");
+        snprintf(c->model_kind, sizeof c->model_kind, "%s", v);
+        break;
+    case O_HIDDEN: rc = hidden(c, v, e); break;
+    case O_ACT:
+        k = ad_act_parse(v);
+        if (k < 0)
+            return bad(e, name, v, "an activation (relu, leaky_relu, tanh, sigmoid, gelu, softplus, identity)");
+        c->model.act = k;
+        break;
+    case O_SLOPE: rc = num(name, v, -1e6, 1e6, &x, e); c->model.leaky_slope = x; break;
+    case O_NO_BIAS: c->model.bias = 0; break;
+    case O_LOSS: rc = choice(name, v, losses, &k, e); c->model.loss = k; break;
+    case O_CHUNK: rc = count(name, v, 1, 1 << 20, &x, e); c->model.chunk = (size_t)x; break;
+    case O_SEED: rc = count(name, v, 0, 9007199254740992.0, &x, e); c->seed = (uint64_t)x; break;
+    case O_THREADS:
+        c->threads = pool_parse_threads(v);
+        if (c->threads < 0)
+            return bad(e, name, v, "a thread count in 1..256");
+        break;
+    case O_INIT: c->init = v; break;
+    case O_OUT: c->out = v; break;
+    case O_GRAD_OUT: c->grad_out = v; break;
+    case O_JVP_IN: c->jvp_in = v; break;
+    case O_HVP_IN: c->hvp_in = v; break;
+    case O_HVP_OUT: c->hvp_out = v; break;
+    case O_OPTIM:
+        if (strlen(v) >= sizeof c->optim)
+            return bad(e, name, v, "an optimizer name (too long)");
+        snprintf(c->optim, sizeof c->optim, "%s", v);
+        break;
+    case O_LR: rc = num(name, v, 0, 1e6, &x, e); c->hp.lr = x; break;
+    case O_MOMENTUM: rc = num(name, v, 0, 0.999999999, &x, e); c->hp.momentum = x; break;
+    case O_DAMPENING: rc = num(name, v, 0, 1, &x, e); c->hp.dampening = x; break;
+    case O_WEIGHT_DECAY: rc = num(name, v, 0, 1e6, &x, e); c->hp.weight_decay = x; break;
+    case O_NESTEROV: c->hp.nesterov = 1; break;
+    case O_BATCH: rc = count(name, v, 1, 1e9, &x, e); c->batch = (size_t)x; break;
+    case O_EPOCHS: rc = count(name, v, 1, 1e9, &x, e); c->epochs = (long)x; break;
+    case O_STEPS: rc = count(name, v, 1, 1e12, &x, e); c->steps = (long)x; break;
+    case O_NO_SHUFFLE: c->shuffle = 0; break;
+    case O_TEST_SAMPLES: rc = count(name, v, 1, 1e9, &x, e); c->test_samples = (size_t)x; break;
+    case O_SAVE: c->save = v; break;
+    case O_QUIET: c->quiet = 1; break;
+    case O_COUNT: break;
+    }
+    return rc;
+}
+
+/* Edit distance, for "did you mean". */
+static int distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int s = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int t = d[i - 1][j] + 1 < d[i][j - 1] + 1 ? d[i - 1][j] + 1 : d[i][j - 1] + 1;
+            d[i][j] = s < t ? s : t;
+        }
+    return d[la][lb];
+}
+
+int cfg_set(cfg *c, int cmd, const char *name, const char *val, err *e)
+{
+    int best = -1, bestd = 4;
+    for (int i = 0; i < O_COUNT; i++) {
+        if (strcmp(name, rows[i].name) == 0) {
+            if (!(rows[i].cmds & cmd))
+                return err_set(e, ERR_USAGE, "--%s does not apply to this command", name);
+            if (rows[i].arg && !val)
+                return err_set(e, ERR_USAGE, "--%s needs a value (%s)", name, rows[i].arg);
+            if (!rows[i].arg && val)
+                return err_set(e, ERR_USAGE, "--%s takes no value", name);
+            return apply(c, i, name, val, e);
+        }
+        int dd = distance(name, rows[i].name);
+        if ((rows[i].cmds & cmd) && dd < bestd) {
+            bestd = dd;
+            best = i;
+        }
+    }
+    if (best >= 0)
+        return err_set(e, ERR_USAGE, "unknown option --%s (did you mean --%s?)", name, rows[best].name);
+    return err_set(e, ERR_USAGE, "unknown option --%s (see --help)", name);
+}
+
+int cfg_parse_args(cfg *c, int cmd, int argc, char **argv, int *help, err *e)
+{
+    *help = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0 || !a[2])
+            return err_set(e, ERR_USAGE, "unexpected argument '%s' (options start with --)", a);
+        char name[64];
+        const char *eq = strchr(a + 2, '='), *val = NULL;
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (len >= sizeof name)
+            return err_set(e, ERR_USAGE, "unknown option %.80s", a);
+        memcpy(name, a + 2, len);
+        name[len] = 0;
+        int takes = 0;
+        for (int k = 0; k < O_COUNT; k++)
+            if (strcmp(name, rows[k].name) == 0)
+                takes = rows[k].arg != NULL;
+        if (eq)
+            val = eq + 1;
+        else if (takes) {
+            if (i + 1 >= argc)
+                return err_set(e, ERR_USAGE, "--%s needs a value", name);
+            val = argv[++i];
+        }
+        int rc = cfg_set(c, cmd, name, val, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void cfg_print_help(int cmd)
+{
+    for (int i = 0; i < O_COUNT; i++) {
+        if (!(rows[i].cmds & cmd))
+            continue;
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", rows[i].name, rows[i].arg ? " " : "",
+                 rows[i].arg ? rows[i].arg : "");
+        printf("  %-30s %s\n", left, rows[i].help);
+    }
+}

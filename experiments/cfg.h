@@ -1,0 +1,50 @@
+/* cfg.h -- one run's configuration, and the one table of options that sets it.
+ *
+ * Every option of `basin init|eval|train` is a row of the table in cfg.c: its name
+ * (the command-line flag without "--", and the key in experiment files), the
+ * commands it belongs to, whether it takes a value, a setter that validates the text,
+ * and a help line. Command-line parsing and (later) experiment files therefore share
+ * names, validation and messages. */
+#ifndef BASIN_CFG_H
+#define BASIN_CFG_H
+
+#include <stdint.h>
+#include "../models/data.h"
+#include "../models/model.h"
+#include "../optim/opt.h"
+
+enum { CMD_INIT = 1, CMD_EVAL = 2, CMD_TRAIN = 4 };
+
+typedef struct cfg {
+    data_opts data;
+    model_opts model;
+    char model_kind[64];
+    opt_hparams hp;
+    char optim[32];
+    uint64_t seed;
+    int threads;            /* 0: pool default */
+    /* training */
+    size_t batch;
+    long epochs, steps;     /* exactly one > 0 for train */
+    int shuffle;
+    int quiet;
+    size_t test_samples;    /* 0: the whole test split */
+    /* files */
+    const char *init, *save, *out, *grad_out, *jvp_in, *hvp_in, *hvp_out;
+} cfg;
+
+/* Defaults: fashion-mnist, mlp 256,256 relu, CE, sgd lr 0.01, batch 128, seed 0. */
+void cfg_default(cfg *c);
+
+/* Apply option `name` with text `val` (NULL for flags without a value).
+ * ERR_USAGE with a message naming the option and value, with a "did you mean"
+ * suggestion for unknown names. `cmd` is the CMD_* of the command being parsed. */
+int cfg_set(cfg *c, int cmd, const char *name, const char *val, err *e);
+
+/* Parse argv[0..argc) of a command (after the command word). --help sets *help. */
+int cfg_parse_args(cfg *c, int cmd, int argc, char **argv, int *help, err *e);
+
+/* Print the options of command `cmd` to stdout, one per line with help. */
+void cfg_print_help(int cmd);
+
+#endif

@@ -1,0 +1,299 @@
+/* test_models.c -- the model interface on dense networks.
+ *
+ * For every activation and both losses, on a tiny MLP with chunking (chunk 4 < 11
+ * samples) and one or two threads: a random-direction directional-derivative check,
+ * jvp = grad.v, HVP symmetry, the dense Hessian built from HVP columns against a
+ * finite-difference Hessian, chunk- and thread-invariance, bit-identical reruns, the
+ * PyTorch parameter layout and initialization, features, and bad input. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/pool.h"
+#include "../models/model.h"
+#include "check.h"
+
+#define NS 11
+#define DIN 6
+#define NOUT 3
+
+static double xs[NS * DIN], ts[NS * NOUT];
+static int ys[NS];
+
+static double frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return ((*s >> 8) & 0xffff) / 65536.0;
+}
+
+static model *make(const char *kind, int act, int loss, size_t chunk, int hidden)
+{
+    model_opts o;
+    model_opts_default(&o);
+    o.kind = kind;
+    o.act = act;
+    o.loss = loss;
+    o.chunk = chunk;
+    o.in_dim = DIN;
+    o.out_dim = NOUT;
+    o.hidden[0] = hidden;
+    o.hidden[1] = 4;
+    o.leaky_slope = 0.05;
+    model *m = NULL;
+    err e = {0};
+    if (model_new(&o, &m, &e))
+        printf("model_new: %s\n", e.msg);
+    return m;
+}
+
+static double loss_of(model *m, const double *th, batch b)
+{
+    model_stats st;
+    model_loss(m, th, b, &st, NULL);
+    return st.loss;
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static double maxdiff(const double *a, const double *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs(a[i] - b[i]));
+    return d;
+}
+
+static void derivative_checks(const char *name, model *m, batch b, unsigned seed)
+{
+    size_t n = m->n;
+    double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v), *u = malloc(n * sizeof *u);
+    double *g = malloc(n * sizeof *g), *hv = malloc(n * sizeof *hv), *hu = malloc(n * sizeof *hu);
+    double *tp = malloc(n * sizeof *tp), *tm = malloc(n * sizeof *tm);
+    double *gp = malloc(n * sizeof *gp), *gm = malloc(n * sizeof *gm);
+    double *H = malloc(n * n * sizeof *H), *F = malloc(n * n * sizeof *F), *ei = calloc(n, sizeof *ei);
+    char label[160];
+    unsigned s = seed;
+    model_init(m, th, seed, NULL);
+    for (size_t i = 0; i < n; i++) {
+        th[i] += 0.1 * (frand(&s) - 0.5);
+        v[i] = frand(&s) - 0.47;
+        u[i] = frand(&s) - 0.53;
+    }
+    model_stats st;
+    model_grad(m, th, b, g, &st, NULL);
+    const double h = 1e-5;
+    for (size_t i = 0; i < n; i++) {
+        tp[i] = th[i] + h * v[i];
+        tm[i] = th[i] - h * v[i];
+    }
+    double fd = (loss_of(m, tp, b) - loss_of(m, tm, b)) / (2 * h);
+    snprintf(label, sizeof label, "%s directional derivative", name);
+    check_close(label, dot(g, v, n), fd, 1e-7, 1e-10);
+    model_jvp(m, th, v, b, &st, NULL);
+    snprintf(label, sizeof label, "%s jvp = grad.v", name);
+    check_close(label, st.jvp, dot(g, v, n), 1e-12, 1e-15);
+    model_hvp(m, th, v, b, NULL, hv, NULL, NULL);
+    model_hvp(m, th, u, b, NULL, hu, NULL, NULL);
+    snprintf(label, sizeof label, "%s hvp symmetry", name);
+    check_close(label, dot(u, hv, n), dot(v, hu, n), 1e-10, 1e-13);
+    /* dense Hessian from HVP columns vs finite differences of the gradient */
+    double worst = 0, asym = 0, scale = 0;
+    for (size_t j = 0; j < n; j++) {
+        ei[j] = 1;
+        model_hvp(m, th, ei, b, NULL, H + j * n, NULL, NULL);
+        ei[j] = 0;
+        memcpy(tp, th, n * sizeof *tp);
+        memcpy(tm, th, n * sizeof *tm);
+        tp[j] += h;
+        tm[j] -= h;
+        model_grad(m, tp, b, gp, NULL, NULL);
+        model_grad(m, tm, b, gm, NULL, NULL);
+        for (size_t i = 0; i < n; i++)
+            F[j * n + i] = (gp[i] - gm[i]) / (2 * h);
+    }
+    for (size_t i = 0; i < n * n; i++)
+        scale = fmax(scale, fabs(H[i]));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            worst = fmax(worst, fabs(H[i * n + j] - F[i * n + j]));
+            asym = fmax(asym, fabs(H[i * n + j] - H[j * n + i]));
+        }
+    snprintf(label, sizeof label, "%s dense Hessian = finite-difference Hessian", name);
+    CHECK(worst <= 1e-6 * scale + 1e-9, label, "max abs diff %.3g (max |H| %.3g)", worst, scale);
+    snprintf(label, sizeof label, "%s Hessian symmetric", name);
+    CHECK(asym <= 1e-12 * scale, label, "max asymmetry %.3g", asym);
+    free(th); free(v); free(u); free(g); free(hv); free(hu);
+    free(tp); free(tm); free(gp); free(gm); free(H); free(F); free(ei);
+}
+
+int main(void)
+{
+    unsigned s = 12345;
+    for (int i = 0; i < NS * DIN; i++)
+        xs[i] = 2 * frand(&s) - 0.93;
+    for (int i = 0; i < NS * NOUT; i++)
+        ts[i] = frand(&s) - 0.41;
+    for (int i = 0; i < NS; i++)
+        ys[i] = i % NOUT;
+    batch bc = {xs, ys, NULL, NS}, br = {xs, NULL, ts, NS};
+    char name[128];
+    err e = {0};
+
+    for (int T = 1; T <= 2; T++) {
+        pool_set_threads(T, NULL);
+        for (int a = 0; a < AD_ACT_COUNT; a++)
+            for (int loss = 0; loss < 2; loss++) {
+                model *m = make("mlp", a, loss, 4, 5);
+                snprintf(name, sizeof name, "mlp %s %s T=%d", ad_act_name(a), loss ? "mse" : "ce", T);
+                derivative_checks(name, m, loss ? br : bc, 7u + (unsigned)(a * 3 + loss));
+                model_free(m);
+            }
+        model *m = make("logreg", AD_ACT_RELU, LOSS_CE, 4, 5);
+        snprintf(name, sizeof name, "logreg T=%d", T);
+        derivative_checks(name, m, bc, 99);
+        model_free(m);
+    }
+
+    /* chunking and threads change rounding only; reruns are bit-identical */
+    {
+        pool_set_threads(1, NULL);
+        model *m1 = make("mlp", AD_ACT_TANH, LOSS_CE, 256, 5), *m4 = make("mlp", AD_ACT_TANH, LOSS_CE, 3, 5);
+        size_t n = m1->n;
+        double *th = malloc(n * sizeof *th), *g1 = malloc(n * sizeof *g1), *g4 = malloc(n * sizeof *g4),
+               *g2 = malloc(n * sizeof *g2), *g2b = malloc(n * sizeof *g2b);
+        model_init(m1, th, 3, NULL);
+        model_stats a, b4;
+        model_grad(m1, th, bc, g1, &a, NULL);
+        model_grad(m4, th, bc, g4, &b4, NULL);
+        check_close("chunked loss equals one-chunk loss", b4.loss, a.loss, 1e-14, 0);
+        CHECK(maxdiff(g1, g4, n) < 1e-15, "chunked gradient equals one-chunk gradient",
+              "max diff %.3g", maxdiff(g1, g4, n));
+        CHECK(a.correct == b4.correct, "chunked accuracy count", "%g vs %g", a.correct, b4.correct);
+        pool_set_threads(2, NULL);
+        model_grad(m4, th, bc, g2, NULL, NULL);
+        model_grad(m4, th, bc, g2b, NULL, NULL);
+        CHECK(memcmp(g2, g2b, n * sizeof *g2) == 0, "two threads: bit-identical reruns", "differs");
+        CHECK(maxdiff(g1, g2, n) < 1e-15, "two threads agree with one", "max diff %.3g", maxdiff(g1, g2, n));
+        pool_set_threads(1, NULL);
+        /* forward mode never runs a backward pass */
+        long before = ad_runs(AD_MODE_GRAD) + ad_runs(AD_MODE_HVP);
+        model_stats st;
+        model_jvp(m4, th, g1, bc, &st, NULL);
+        CHECK(ad_runs(AD_MODE_GRAD) + ad_runs(AD_MODE_HVP) == before && ad_runs(AD_MODE_JVP) > 0,
+              "jvp runs no backward pass", "backward runs went from %ld", before);
+        free(th); free(g1); free(g4); free(g2); free(g2b);
+        model_free(m1);
+        model_free(m4);
+    }
+
+    /* layout, initialization, features */
+    {
+        model_opts o;
+        model_opts_default(&o);
+        o.in_dim = 784;
+        o.out_dim = 10;
+        model *m = NULL;
+        model_new(&o, &m, &e);
+        const char *names[] = {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"};
+        int ok = m->nblocks == 6 && m->n == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10;
+        size_t off = 0;
+        for (int k = 0; ok && k < 6; k++) {
+            ok = strcmp(m->blocks[k].name, names[k]) == 0 && m->blocks[k].offset == off;
+            off += m->blocks[k].size;
+        }
+        CHECK(ok && m->blocks[0].shape[0] == 256 && m->blocks[0].shape[1] == 784
+                 && m->blocks[1].role == ROLE_BIAS && m->blocks[4].shape[0] == 10,
+              "mlp 784-256-256-10 layout is nn.Sequential's named_parameters()", "n=%zu", m->n);
+        double *a = malloc(m->n * sizeof *a), *b = malloc(m->n * sizeof *b);
+        model_init(m, a, 42, NULL);
+        model_init(m, b, 42, NULL);
+        CHECK(memcmp(a, b, m->n * sizeof *a) == 0, "init: same seed, same theta", "differs");
+        model_init(m, b, 43, NULL);
+        CHECK(memcmp(a, b, m->n * sizeof *a) != 0, "init: another seed, another theta", "equal");
+        double bound = 1 / sqrt(784.0), mx = 0, s2 = 0;
+        for (size_t i = 0; i < m->blocks[0].size; i++) {
+            mx = fmax(mx, fabs(a[i]));
+            s2 += a[i] * a[i];
+        }
+        CHECK(mx <= bound && mx > 0.99 * bound, "init: 0.weight within 1/sqrt(fan_in)", "max %g bound %g", mx, bound);
+        check_close("init: 0.weight variance = bound^2/3", s2 / (double)m->blocks[0].size, bound * bound / 3, 0.01, 0);
+        double bb = 1 / sqrt(256.0), bm = 0;
+        for (size_t i = 0; i < 10; i++)
+            bm = fmax(bm, fabs(a[m->blocks[5].offset + i]));
+        CHECK(bm <= bb, "init: 4.bias within 1/sqrt(fan_in of its layer)", "max %g", bm);
+        free(a);
+        free(b);
+        model_free(m);
+    }
+    {
+        /* features are the input of the last linear layer: logits = f W^T + b */
+        pool_set_threads(2, NULL);
+        model *m = make("mlp", AD_ACT_GELU, LOSS_CE, 4, 5);
+        size_t n = m->n;
+        double *th = malloc(n * sizeof *th), f[NS * 4];
+        model_init(m, th, 8, NULL);
+        int rc = model_features(m, th, bc, f, &e);
+        const model_block *W = &m->blocks[4], *B = &m->blocks[5];
+        double loss = 0;
+        for (int i = 0; i < NS; i++) {
+            double z[NOUT], mxz = -1e300, se = 0;
+            for (int o = 0; o < NOUT; o++) {
+                z[o] = th[B->offset + (size_t)o];
+                for (int j = 0; j < 4; j++)
+                    z[o] += f[i * 4 + j] * th[W->offset + (size_t)(o * 4 + j)];
+                mxz = fmax(mxz, z[o]);
+            }
+            for (int o = 0; o < NOUT; o++)
+                se += exp(z[o] - mxz);
+            loss += (mxz + log(se) - z[ys[i]]) / NS;
+        }
+        CHECK(rc == 0 && m->feat_dim == 4, "features: width of the last hidden layer", "rc %d", rc);
+        check_close("features: loss recomputed from features", loss, loss_of(m, th, bc), 1e-13, 0);
+        free(th);
+        model_free(m);
+        pool_set_threads(1, NULL);
+    }
+
+    /* bad input is an error with a message, never a crash */
+    {
+        model_opts o;
+        model_opts_default(&o);
+        o.in_dim = 4;
+        o.out_dim = 3;
+        model *m = NULL;
+        o.kind = "perceptron";
+        int rc = model_new(&o, &m, &e);
+        CHECK(rc == ERR_USAGE && strstr(e.msg, "perceptron"), "unknown model is a usage error", "%s", e.msg);
+        o.kind = "mlp";
+        o.hidden[0] = 0;
+        rc = model_new(&o, &m, &e);
+        CHECK(rc == ERR_USAGE && strstr(e.msg, "hidden width 0"), "zero width is a usage error", "%s", e.msg);
+        o.hidden[0] = 5;
+        o.in_dim = 0;
+        rc = model_new(&o, &m, &e);
+        CHECK(rc == ERR_USAGE, "zero input width is a usage error", "%s", e.msg);
+        m = make("mlp", AD_ACT_RELU, LOSS_CE, 4, 5);
+        double *th = calloc(m->n, sizeof *th);
+        int ybad[NS];
+        memcpy(ybad, ys, sizeof ybad);
+        ybad[7] = 3;
+        batch bb = {xs, ybad, NULL, NS};
+        model_stats st;
+        rc = model_loss(m, th, bb, &st, &e);
+        CHECK(rc == ERR_DATA && strstr(e.msg, "label 3 of sample 7"), "out-of-range label is a data error",
+              "rc %d %s", rc, e.msg);
+        batch empty = {xs, ys, NULL, 0};
+        rc = model_loss(m, th, empty, &st, &e);
+        CHECK(rc == ERR_USAGE, "empty batch is a usage error", "rc %d", rc);
+        free(th);
+        model_free(m);
+    }
+    return check_done();
+}
