@@ -21,13 +21,21 @@
 
 #define MAX_LAYERS 17
 
+/* What one thread owns: its graph, private accumulators, and its share's results. */
+typedef struct worker {
+    ad_graph *graph;
+    double *acc;                /* (2n) gradient and H v accumulators; NULL for thread 0 */
+    ad_sums sums;
+    int rc;
+    err e;
+} worker;
+
 typedef struct net {
     model_opts o;
     int nlayers;
     int width[MAX_LAYERS + 1];  /* width[0] = inputs, width[nlayers] = outputs */
-    int nthreads;               /* graphs/buffers allocated */
-    ad_graph **graph;           /* (nthreads) */
-    double **acc;               /* (nthreads) 2n accumulators for threads 1.. */
+    int nthreads;               /* workers allocated */
+    worker *w;                  /* (nthreads) */
 } net;
 
 static const model_vt net_vt;
@@ -59,27 +67,24 @@ static ad_graph *net_graph(const model *m, const net *nt, err *e)
     return g;
 }
 
-/* Make sure there are graphs and accumulators for the pool's thread count. */
+/* Make sure there are workers for the pool's thread count. */
 static int net_threads(model *m, err *e)
 {
     net *nt = m->impl;
     int T = pool_threads();
     if (T <= nt->nthreads)
         return 0;
-    ad_graph **gr = realloc(nt->graph, (size_t)T * sizeof *gr);
-    if (gr)
-        nt->graph = gr;
-    double **acc = realloc(nt->acc, (size_t)T * sizeof *acc);
-    if (acc)
-        nt->acc = acc;
-    if (!gr || !acc)
+    worker *w = realloc(nt->w, (size_t)T * sizeof *w);
+    if (!w)
         return err_set(e, ERR_SYS, "%s: out of memory", m->kind);
+    nt->w = w;
     for (int t = nt->nthreads; t < T; t++) {
-        nt->graph[t] = net_graph(m, nt, e);
-        nt->acc[t] = t ? err_malloc(e, 2 * m->n * sizeof(double)) : NULL;
-        if (!nt->graph[t] || (t && !nt->acc[t])) {
-            ad_graph_free(nt->graph[t]);
-            free(nt->acc[t]);
+        memset(&w[t], 0, sizeof w[t]);
+        w[t].graph = net_graph(m, nt, e);
+        w[t].acc = t ? err_malloc(e, 2 * m->n * sizeof(double)) : NULL;
+        if (!w[t].graph || (t && !w[t].acc)) {
+            ad_graph_free(w[t].graph);
+            free(w[t].acc);
             return ERR_SYS;
         }
         nt->nthreads = t + 1;
@@ -95,32 +100,34 @@ typedef struct job {
     batch b;
     double *g, *hv, *feat;      /* thread 0's accumulators / the feature rows */
     size_t nchunks;
-    ad_sums sums[256];
-    int rc[256];
-    err e[256];
 } job;
 
 static void job_thread(void *arg, int tid, int T)
 {
-    job *j = arg;
+    const job *j = arg;
     net *nt = j->m->impl;
+    worker *w = &nt->w[tid];
     size_t n = j->b.n, d = (size_t)nt->width[0], tdim = (size_t)nt->width[nt->nlayers];
     size_t lo = j->nchunks * (size_t)tid / (size_t)T, hi = j->nchunks * (size_t)(tid + 1) / (size_t)T;
     ad_bind bd = {.theta = j->theta, .v = j->v, .g = j->g, .hv = j->hv, .scale = 1.0 / (double)n};
+    w->sums = (ad_sums){0};
+    w->rc = 0;
     if (tid) {  /* other threads accumulate privately */
-        double *acc = nt->acc[tid];
-        memset(acc, 0, 2 * j->m->n * sizeof(double));
-        bd.g = acc;
-        bd.hv = acc + j->m->n;
+        bd.g = j->g ? w->acc : NULL;
+        bd.hv = j->hv ? w->acc + j->m->n : NULL;
+        if (bd.g)
+            memset(bd.g, 0, j->m->n * sizeof(double));
+        if (bd.hv)
+            memset(bd.hv, 0, j->m->n * sizeof(double));
     }
-    for (size_t k = lo; k < hi && !j->rc[tid]; k++) {
+    for (size_t k = lo; k < hi && !w->rc; k++) {
         size_t r0 = n * k / j->nchunks, r1 = n * (k + 1) / j->nchunks;
         bd.x = j->b.x + r0 * d;
         bd.y = j->b.y ? j->b.y + r0 : NULL;
         bd.t = j->b.t ? j->b.t + r0 * tdim : NULL;
         bd.rows = r1 - r0;
         bd.feat = j->feat ? j->feat + r0 * (size_t)j->m->feat_dim : NULL;
-        j->rc[tid] = ad_run(nt->graph[tid], j->mode, &bd, &j->sums[tid], &j->e[tid]);
+        w->rc = ad_run(w->graph, j->mode, &bd, &w->sums, &w->e);
     }
 }
 
@@ -133,37 +140,34 @@ static int net_run(model *m, enum ad_mode mode, const double *theta, const doubl
     if (rc)
         return rc;
     int T = pool_threads();
-    job *j = err_calloc(e, 1, sizeof *j);
-    if (!j)
-        return ERR_SYS;
     size_t chunk = nt->o.chunk, nchunks = (b.n + chunk - 1) / chunk;
     if (nchunks < (size_t)T)
         nchunks = b.n < (size_t)T ? b.n : (size_t)T;
-    *j = (job){.m = m, .mode = mode, .theta = theta, .v = v, .b = b, .g = g, .hv = hv,
-               .feat = feat, .nchunks = nchunks};
+    job j = {.m = m, .mode = mode, .theta = theta, .v = v, .b = b, .g = g, .hv = hv,
+             .feat = feat, .nchunks = nchunks};
     if (g)
         memset(g, 0, m->n * sizeof(double));
     if (hv)
         memset(hv, 0, m->n * sizeof(double));
-    pool_run(job_thread, j);
+    pool_run(job_thread, &j);
     ad_sums s = {0};
     for (int t = 0; t < T; t++) {
-        if (j->rc[t] && !rc) {
-            rc = j->rc[t];
+        const worker *w = &nt->w[t];
+        if (w->rc && !rc) {
+            rc = w->rc;
             if (e)
-                *e = j->e[t];
+                *e = w->e;
         }
-        s.loss += j->sums[t].loss;
-        s.jvp += j->sums[t].jvp;
-        s.correct += j->sums[t].correct;
+        s.loss += w->sums.loss;
+        s.jvp += w->sums.jvp;
+        s.correct += w->sums.correct;
         if (t && g)
             for (size_t i = 0; i < m->n; i++)
-                g[i] += nt->acc[t][i];
+                g[i] += w->acc[i];
         if (t && hv)
             for (size_t i = 0; i < m->n; i++)
-                hv[i] += nt->acc[t][m->n + i];
+                hv[i] += w->acc[m->n + i];
     }
-    free(j);
     if (st)
         *st = (model_stats){.loss = s.loss, .correct = s.correct, .jvp = s.jvp, .n = b.n};
     return rc;
@@ -228,11 +232,10 @@ static void net_free(model *m)
     if (!nt)
         return;
     for (int t = 0; t < nt->nthreads; t++) {
-        ad_graph_free(nt->graph[t]);
-        free(nt->acc[t]);
+        ad_graph_free(nt->w[t].graph);
+        free(nt->w[t].acc);
     }
-    free(nt->graph);
-    free(nt->acc);
+    free(nt->w);
     free(nt);
 }
 

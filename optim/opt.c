@@ -26,14 +26,24 @@ static int sgd_step(opt *o, model *m, double *theta, batch b, model_stats *st, e
     if (rc)
         return rc;
     const opt_hparams *hp = &o->hp;
-    double mu = hp->momentum, lr = o->lr;
-    for (size_t i = 0; i < o->n; i++) {
-        double gi = g[i] + hp->weight_decay * theta[i], d = gi;
-        if (mu != 0) {
-            buf[i] = o->t == 1 ? gi : mu * buf[i] + (1 - hp->dampening) * gi;
-            d = hp->nesterov ? gi + mu * buf[i] : buf[i];
+    double mu = hp->momentum, wd = hp->weight_decay, lr = o->lr, keep = 1 - hp->dampening;
+    size_t n = o->n;
+    if (wd != 0)
+        for (size_t i = 0; i < n; i++)
+            g[i] += wd * theta[i];
+    if (mu == 0) {
+        for (size_t i = 0; i < n; i++)
+            theta[i] -= lr * g[i];
+    } else if (o->t == 1 || hp->nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = o->t == 1 ? g[i] : mu * buf[i] + keep * g[i];
+            theta[i] -= lr * (hp->nesterov ? g[i] + mu * buf[i] : buf[i]);
         }
-        theta[i] -= lr * d;
+    } else {   /* the common heavy-ball step, kept branch-free */
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = mu * buf[i] + keep * g[i];
+            theta[i] -= lr * buf[i];
+        }
     }
     return 0;
 }
