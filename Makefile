@@ -20,6 +20,7 @@ TESTSRC := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test test-unit test-cli bench san deps clean
+.SECONDARY:   # keep test objects between builds
 all: basin
 
 deps:
