@@ -9,7 +9,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pthread
-LDLIBS  += -lgsl -lopenblas -lsqlite3 -lz -lm -pthread
+LDLIBS  += -llbfgsb -lgsl -lopenblas -lsqlite3 -lz -lm -pthread
 BUILD   ?= build
 DEPS    := scripts/deps.sh
 
