@@ -7,7 +7,7 @@
 
 #include "ad_impl.h"
 
-enum { BUF_VAL = 0, BUF_DOT, BUF_GRAD, BUF_RGRAD, BUF_KINDS };
+enum { BUF_VAL = 0, BUF_DOT, BUF_GRAD, BUF_RGRAD, BUF_AUX, BUF_KINDS };
 #define NO_BUF SIZE_MAX
 #define ALIGN 8 /* doubles: 64-byte alignment of every buffer */
 
@@ -83,6 +83,7 @@ static int push(ad_graph *g, int op, int a, int b, int batched, int rows, int co
     n->op = op;
     n->in[0] = a;
     n->in[1] = b;
+    n->in[2] = -1;
     n->nin = (a >= 0) + (b >= 0);
     n->batched = batched;
     n->rows = rows;
@@ -95,6 +96,17 @@ static int push(ad_graph *g, int op, int a, int b, int batched, int rows, int co
 static const ad_node *node(const ad_graph *g, int i)
 {
     return i >= 0 && i < g->nn ? &g->nodes[i] : NULL;
+}
+
+/* Give node i (just pushed, with two inputs) a third input c. */
+static int push_input(ad_graph *g, int i, int c)
+{
+    if (i < 0)
+        return -1;
+    ad_node *n = &g->nodes[i];
+    n->in[n->nin++] = c;
+    n->flags |= g->nodes[c].flags;
+    return i;
 }
 
 int ad_input(ad_graph *g, int cols)
@@ -159,6 +171,106 @@ static int loss(ad_graph *g, int op, int z)
 
 int ad_loss_ce(ad_graph *g, int z) { return loss(g, AD_LOSS_CE, z); }
 int ad_loss_mse(ad_graph *g, int z) { return loss(g, AD_LOSS_MSE, z); }
+
+/* --- image ops --- */
+
+ad_img ad_window_out(ad_img in, int c, int kh, int kw, int stride, int pad)
+{
+    if (stride <= 0 || kh <= 0 || kw <= 0 || pad < 0 || in.h + 2 * pad < kh || in.w + 2 * pad < kw)
+        return (ad_img){0, 0, 0};
+    return (ad_img){c, (in.h + 2 * pad - kh) / stride + 1, (in.w + 2 * pad - kw) / stride + 1};
+}
+
+static long img_size(ad_img m)
+{
+    return m.c > 0 && m.h > 0 && m.w > 0 ? (long)m.c * m.h * m.w : 0;
+}
+
+/* A batched x whose rows are images `in`. */
+static const ad_node *image(const ad_graph *g, int x, ad_img in)
+{
+    const ad_node *X = node(g, x);
+    return X && X->batched && img_size(in) == X->cols ? X : NULL;
+}
+
+/* Push a windowed image op and record its geometry and private memory. */
+static int push_window(ad_graph *g, int op, int x, int w, ad_img in, ad_img out, int kh,
+                       int kw, int stride, int pad)
+{
+    if (img_size(out) <= 0)
+        return fail(g, "window larger than the padded image, or a bad stride or padding");
+    int i = push(g, op, x, w, 1, 1, (int)img_size(out));
+    if (i >= 0) {
+        ad_node *n = &g->nodes[i];
+        n->img_in = in;
+        n->img_out = out;
+        n->kh = kh;
+        n->kw = kw;
+        n->stride = stride;
+        n->pad = pad;
+    }
+    return i;
+}
+
+int ad_conv2d(ad_graph *g, int x, ad_img in, int w, int b, int kh, int kw, int stride, int pad)
+{
+    const ad_node *W = node(g, w), *B = node(g, b);
+    if (!image(g, x, in) || !W || W->batched || kh <= 0 || kw <= 0
+        || W->cols != in.c * kh * kw || (b >= 0 && (!B || B->batched || B->rows * B->cols != W->rows)))
+        return fail(g, "conv2d: x (c*h*w), w (out, c*kh*kw) and b (out) do not match");
+    ad_img out = ad_window_out(in, W->rows, kh, kw, stride, pad);
+    int i = push_window(g, AD_CONV2D, x, w, in, out, kh, kw, stride, pad);
+    if (i >= 0)     /* im2col columns of one sample: (c*kh*kw, oh*ow) */
+        g->nodes[i].scratch = (size_t)W->cols * (size_t)out.h * (size_t)out.w;
+    return b >= 0 ? push_input(g, i, b) : i;
+}
+
+static int pool(ad_graph *g, int op, int x, ad_img in, int k, int stride, int pad)
+{
+    if (!image(g, x, in) || k <= 0 || pad > k / 2)
+        return fail(g, "pool: x is not (c*h*w), or padding exceeds half the window");
+    return push_window(g, op, x, -1, in, ad_window_out(in, in.c, k, k, stride, pad), k, k,
+                       stride, pad);
+}
+
+int ad_maxpool2d(ad_graph *g, int x, ad_img in, int k, int stride, int pad)
+{
+    int i = pool(g, AD_MAXPOOL, x, in, k, stride, pad);
+    if (i >= 0)     /* argmax of each output element, an index into the row */
+        g->nodes[i].aux_cols = g->nodes[i].cols;
+    return i;
+}
+
+int ad_avgpool2d(ad_graph *g, int x, ad_img in, int k, int stride, int pad)
+{
+    return pool(g, AD_AVGPOOL, x, in, k, stride, pad);
+}
+
+int ad_gap(ad_graph *g, int x, ad_img in)
+{
+    if (!image(g, x, in))
+        return fail(g, "gap: x is not (c*h*w)");
+    int i = push(g, AD_GAP, x, -1, 1, 1, in.c);
+    if (i >= 0) {
+        g->nodes[i].img_in = in;
+        g->nodes[i].img_out = (ad_img){in.c, 1, 1};
+    }
+    return i;
+}
+
+int ad_groupnorm(ad_graph *g, int x, ad_img in, int gamma, int beta)
+{
+    const ad_node *G = node(g, gamma), *B = node(g, beta);
+    if (!image(g, x, in) || !G || !B || G->batched || B->batched
+        || G->rows * G->cols != in.c || B->rows * B->cols != in.c)
+        return fail(g, "groupnorm: x (c*h*w), gamma (c) and beta (c) do not match");
+    int i = push(g, AD_GROUPNORM, x, gamma, 1, 1, (int)img_size(in));
+    if (i >= 0) {
+        g->nodes[i].img_in = g->nodes[i].img_out = in;
+        g->nodes[i].aux_cols = 2;   /* mean and 1/sqrt(var + eps) of each row */
+    }
+    return push_input(g, i, beta);
+}
 
 int ad_set_features(ad_graph *g, int i)
 {
@@ -226,7 +338,7 @@ static int plan_mode(ad_graph *g, enum ad_mode mode, err *e)
     int tan = mode == AD_MODE_JVP || mode == AD_MODE_HVP;
     ad_plan *p = &g->plan[mode];
     p->off = malloc((size_t)nn * BUF_KINDS * sizeof *p->off);
-    interval *iv = malloc((size_t)nn * BUF_KINDS * sizeof *iv);
+    interval *iv = malloc(((size_t)nn * BUF_KINDS + 1) * sizeof *iv);
     if (!p->off || !iv) {
         free(iv);
         return err_set(e, ERR_SYS, "graph plan: out of memory");
@@ -236,6 +348,7 @@ static int plan_mode(ad_graph *g, enum ad_mode mode, err *e)
         size_t base = (size_t)i * BUF_KINDS, bwd = 2 * (size_t)nn - 1 - (size_t)i;
         size_t lu = g->last_use[i] >= 0 ? (size_t)g->last_use[i] : (size_t)i;
         size_t sz = (ad_node_size(n, g->max_rows) + ALIGN - 1) / ALIGN * ALIGN;
+        size_t aux = ((size_t)n->aux_cols * g->max_rows + ALIGN - 1) / ALIGN * ALIGN;
         for (int b = 0; b < BUF_KINDS; b++)
             p->off[base + b] = NO_BUF;
         if (n->op == AD_INPUT || n->op == AD_PARAM)
@@ -245,21 +358,30 @@ static int plan_mode(ad_graph *g, enum ad_mode mode, err *e)
             [BUF_DOT] = tan && (n->flags & AD_F_TAN),
             [BUF_GRAD] = back && (n->flags & AD_F_GRAD),
             [BUF_RGRAD] = back && tan && (n->flags & AD_F_GRAD),
+            [BUF_AUX] = n->aux_cols > 0,
         };
         for (int b = 0; b < BUF_KINDS; b++) {
             if (!want[b])
                 continue;
             interval *v = &iv[k++];
-            v->size = sz;
+            v->size = b == BUF_AUX ? aux : sz;
             v->slot = &p->off[base + b];
             if (b == BUF_GRAD || b == BUF_RGRAD) {  /* first written by the last consumer */
                 v->start = 2 * (size_t)nn - 1 - lu;
                 v->end = bwd;
+            } else if (b == BUF_AUX) {  /* read by the node's own rules only */
+                v->start = (size_t)i;
+                v->end = back ? bwd : (size_t)i;
             } else {
                 v->start = (size_t)i;
                 v->end = back ? bwd : lu;
             }
         }
+    }
+    if (g->scratch) {   /* the shared scratch buffer lives through the whole schedule */
+        interval *v = &iv[k++];
+        *v = (interval){.start = 0, .end = 2 * (size_t)nn, .slot = &p->scratch_off,
+                        .size = (g->scratch + ALIGN - 1) / ALIGN * ALIGN};
     }
     p->size = place(iv, k, e, &status);
     free(iv);
@@ -281,6 +403,8 @@ int ad_graph_plan(ad_graph *g, int loss_node, err *e)
     if (!g->last_use)
         return err_set(e, ERR_SYS, "graph plan: out of memory");
     for (int i = 0; i < g->nn; i++) {
+        if (g->nodes[i].scratch > g->scratch)
+            g->scratch = g->nodes[i].scratch;
         g->last_use[i] = -1;
         for (int k = 0; k < g->nodes[i].nin; k++)
             g->last_use[g->nodes[i].in[k]] = i;   /* increasing i: the last one wins */
@@ -324,8 +448,10 @@ static void bind_buffers(ad_graph *g, ad_plan *p, const ad_bind *b, int tan, int
             n->dot = buf(p, i, BUF_DOT);
             n->grad = buf(p, i, BUF_GRAD);
             n->rgrad = buf(p, i, BUF_RGRAD);
+            n->aux = buf(p, i, BUF_AUX);
         }
     }
+    g->scratch_buf = g->scratch ? p->arena + p->scratch_off : NULL;
 }
 
 int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err *e)

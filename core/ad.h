@@ -43,6 +43,11 @@ enum ad_opcode {
     AD_ACT,         /* y = act(x) elementwise */
     AD_LOSS_CE,     /* scalar: sum_r scale * (logsumexp(z_r) - z_r[y_r]) */
     AD_LOSS_MSE,    /* scalar: sum_r scale * 0.5 * ||z_r - t_r||^2, t_r = onehot(y_r) or targets */
+    AD_CONV2D,      /* image ops (core/ops_conv.c): nn.Conv2d, weight (out, in*kh*kw) [+ bias] */
+    AD_MAXPOOL,     /* nn.MaxPool2d (first maximum on ties) */
+    AD_AVGPOOL,     /* nn.AvgPool2d (count_include_pad: divides by k*k) */
+    AD_GAP,         /* global average pool: (c, h, w) -> (c) */
+    AD_GROUPNORM,   /* nn.GroupNorm(1, c): normalize over c*h*w, per-channel affine */
     AD_OP_COUNT
 };
 
@@ -88,6 +93,32 @@ int ad_add(ad_graph *g, int a, int b);
 int ad_act(ad_graph *g, int x, enum ad_act kind, double slope);
 int ad_loss_ce(ad_graph *g, int z);
 int ad_loss_mse(ad_graph *g, int z);
+
+/* --- image ops: a batched row holds one sample as an NCHW image ---
+ * A node of cols = c*h*w is at once the image and its flattening in nn.Flatten's
+ * order, so flatten/reshape is the identity on rows: no op and no copy. The image
+ * geometry is given to each builder and checked against the input's cols. */
+typedef struct ad_img { int c, h, w; } ad_img;
+
+/* Geometry of a kh x kw window sliding over `in` with `stride` and `pad` zeros on
+ * every side, floor mode (as PyTorch), with `c` output channels. A field <= 0 means
+ * the window does not fit. */
+ad_img ad_window_out(ad_img in, int c, int kh, int kw, int stride, int pad);
+
+/* nn.Conv2d: y = w * x (+ b). w a parameter (out, in.c*kh*kw) = PyTorch's
+ * [out, in, kh, kw] row-major; b a parameter of `out` elements, or -1 for none.
+ * Output image ad_window_out(in, out, kh, kw, stride, pad). */
+int ad_conv2d(ad_graph *g, int x, ad_img in, int w, int b, int kh, int kw, int stride, int pad);
+/* nn.MaxPool2d(k, stride, pad) (padding never wins; pad <= k/2) and nn.AvgPool2d(k,
+ * stride, pad) with count_include_pad (every window divides by k*k). */
+int ad_maxpool2d(ad_graph *g, int x, ad_img in, int k, int stride, int pad);
+int ad_avgpool2d(ad_graph *g, int x, ad_img in, int k, int stride, int pad);
+/* Global average pooling: (c, h, w) -> (c), the mean of each channel. */
+int ad_gap(ad_graph *g, int x, ad_img in);
+/* nn.GroupNorm(1, in.c), eps 1e-5: each row normalized over all c*h*w elements with
+ * the biased variance, then y = gamma[c] xhat + beta[c]; gamma, beta parameters of
+ * in.c elements. */
+int ad_groupnorm(ad_graph *g, int x, ad_img in, int gamma, int beta);
 
 /* Mark the node whose rows are the model's features (model_features). */
 int ad_set_features(ad_graph *g, int node);

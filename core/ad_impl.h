@@ -3,6 +3,8 @@
 #ifndef BASIN_AD_IMPL_H
 #define BASIN_AD_IMPL_H
 
+#include <gsl/gsl_cblas.h>
+
 #include "ad.h"
 
 /* Widest loss input (classes); the loss rules keep a row of softmax on the stack. */
@@ -13,19 +15,30 @@ enum { AD_F_TAN = 1,    /* the node's tangent may be nonzero (depends on theta) 
 
 typedef struct ad_node {
     int op;               /* enum ad_opcode */
-    int in[2], nin;       /* input node indices */
+    int in[3], nin;       /* input node indices */
     int batched;          /* 1: a row per sample; 0: a parameter block */
     int rows, cols;       /* params: (rows, cols); batched: cols per row */
     int flags;            /* AD_F_* */
     int iarg;             /* op argument: activation kind */
     double farg;          /* op argument: leaky slope */
     size_t offset;        /* AD_PARAM: first element in theta */
+    /* image ops: input and output geometry, window, stride and padding */
+    ad_img img_in, img_out;
+    int kh, kw, stride, pad;
+    /* op-private memory, planned like the other buffers: `aux_cols` doubles per row
+     * that live from the node's forward rule to its backward rules (max-pool
+     * argmax, group-norm statistics), and `scratch` doubles that one rule call may
+     * use and that nothing keeps (im2col columns); the graph has one scratch buffer
+     * of the largest node's size */
+    int aux_cols;
+    size_t scratch;
     /* buffers bound for the current execution; NULL when the mode has none */
-    double *val, *dot, *grad, *rgrad;
+    double *val, *dot, *grad, *rgrad, *aux;
 } ad_node;
 
 typedef struct ad_plan {
-    size_t *off;          /* (4 * nodes) arena offsets in doubles, SIZE_MAX: none */
+    size_t *off;          /* (5 * nodes) arena offsets in doubles, SIZE_MAX: none */
+    size_t scratch_off;   /* the shared scratch buffer's offset */
     size_t size;          /* arena size in doubles */
     double *arena;        /* allocated on first run */
 } ad_plan;
@@ -38,9 +51,11 @@ struct ad_graph {
     int *last_use;        /* (nn) largest consumer index, -1 if none */
     ad_plan plan[AD_MODE_COUNT];
     err build_err;        /* first builder error (sticky) */
+    size_t scratch;       /* doubles of the shared scratch buffer: max over nodes */
     /* per-execution context read by the ops */
     const ad_bind *bind;
     ad_sums *sums;
+    double *scratch_buf;  /* (scratch) bound for the current execution */
 };
 
 /* One op's rules; n is the node, rows the chunk's rows. Each rule reads its inputs'
@@ -55,6 +70,30 @@ typedef struct ad_op_def {
 } ad_op_def;
 
 extern const ad_op_def ad_ops[AD_OP_COUNT];
+
+/* The image ops' rules live in core/ops_conv.c; AD_RULES declares an op's four rules
+ * and AD_OP_ROW makes its table row. */
+#define AD_RULES(op)                                                   \
+    void ad_##op##_forward(ad_graph *g, ad_node *n, size_t rows);     \
+    void ad_##op##_tangent(ad_graph *g, ad_node *n, size_t rows);     \
+    void ad_##op##_backward(ad_graph *g, ad_node *n, size_t rows);    \
+    void ad_##op##_rbackward(ad_graph *g, ad_node *n, size_t rows);
+#define AD_OP_ROW(op) \
+    {#op, ad_##op##_forward, ad_##op##_tangent, ad_##op##_backward, ad_##op##_rbackward}
+AD_RULES(conv2d)
+AD_RULES(maxpool)
+AD_RULES(avgpool)
+AD_RULES(gap)
+AD_RULES(groupnorm)
+
+/* C (M,N) = alpha op(A) op(B) + beta C, row-major, through CBLAS (ta, tb: transpose). */
+static inline void ad_gemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha,
+                           const double *A, size_t lda, const double *B, size_t ldb,
+                           double beta, double *C, size_t ldc)
+{
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
 
 /* Elements of node n for a chunk of `rows` rows. */
 static inline size_t ad_node_size(const ad_node *n, size_t rows)

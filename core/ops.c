@@ -7,22 +7,12 @@
  * CBLAS (GSL's interface, linked to OpenBLAS). */
 #include <math.h>
 #include <string.h>
-#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_math.h>
 
 #include "ad_impl.h"
 
 #define IN(n, k) (&g->nodes[(n)->in[k]])
 #define HAS(n, f) (((n)->flags & (f)) != 0)
-
-/* C (M,N) = alpha op(A) op(B) + beta C, row-major. */
-static void gemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha,
-                 const double *A, size_t lda, const double *B, size_t ldb,
-                 double beta, double *C, size_t ldc)
-{
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-}
 
 static void axpy(size_t n, double a, const double *x, double *y)
 {
@@ -98,7 +88,7 @@ static void matmul_forward(ad_graph *g, ad_node *n, size_t r)
 {
     ad_node *x = IN(n, 0), *w = IN(n, 1);
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
-    gemm(0, 1, r, out, in, 1, x->val, in, w->val, in, 0, n->val, out);
+    ad_gemm(0, 1, r, out, in, 1, x->val, in, w->val, in, 0, n->val, out);
 }
 
 static void matmul_tangent(ad_graph *g, ad_node *n, size_t r)
@@ -107,11 +97,11 @@ static void matmul_tangent(ad_graph *g, ad_node *n, size_t r)
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
     double beta = 0;
     if (HAS(x, AD_F_TAN)) {
-        gemm(0, 1, r, out, in, 1, x->dot, in, w->val, in, 0, n->dot, out);
+        ad_gemm(0, 1, r, out, in, 1, x->dot, in, w->val, in, 0, n->dot, out);
         beta = 1;
     }
     if (HAS(w, AD_F_TAN))
-        gemm(0, 1, r, out, in, 1, x->val, in, w->dot, in, beta, n->dot, out);
+        ad_gemm(0, 1, r, out, in, 1, x->val, in, w->dot, in, beta, n->dot, out);
 }
 
 static void matmul_backward(ad_graph *g, ad_node *n, size_t r)
@@ -119,9 +109,9 @@ static void matmul_backward(ad_graph *g, ad_node *n, size_t r)
     ad_node *x = IN(n, 0), *w = IN(n, 1);
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
     if (HAS(x, AD_F_GRAD))
-        gemm(0, 0, r, in, out, 1, n->grad, out, w->val, in, 1, x->grad, in);
+        ad_gemm(0, 0, r, in, out, 1, n->grad, out, w->val, in, 1, x->grad, in);
     if (HAS(w, AD_F_GRAD))
-        gemm(1, 0, out, in, r, 1, n->grad, out, x->val, in, 1, w->grad, in);
+        ad_gemm(1, 0, out, in, r, 1, n->grad, out, x->val, in, 1, w->grad, in);
 }
 
 static void matmul_rbackward(ad_graph *g, ad_node *n, size_t r)
@@ -129,14 +119,14 @@ static void matmul_rbackward(ad_graph *g, ad_node *n, size_t r)
     ad_node *x = IN(n, 0), *w = IN(n, 1);
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
     if (HAS(x, AD_F_GRAD)) {
-        gemm(0, 0, r, in, out, 1, n->rgrad, out, w->val, in, 1, x->rgrad, in);
+        ad_gemm(0, 0, r, in, out, 1, n->rgrad, out, w->val, in, 1, x->rgrad, in);
         if (HAS(w, AD_F_TAN))
-            gemm(0, 0, r, in, out, 1, n->grad, out, w->dot, in, 1, x->rgrad, in);
+            ad_gemm(0, 0, r, in, out, 1, n->grad, out, w->dot, in, 1, x->rgrad, in);
     }
     if (HAS(w, AD_F_GRAD)) {
-        gemm(1, 0, out, in, r, 1, n->rgrad, out, x->val, in, 1, w->rgrad, in);
+        ad_gemm(1, 0, out, in, r, 1, n->rgrad, out, x->val, in, 1, w->rgrad, in);
         if (HAS(x, AD_F_TAN))
-            gemm(1, 0, out, in, r, 1, n->grad, out, x->dot, in, 1, w->rgrad, in);
+            ad_gemm(1, 0, out, in, r, 1, n->grad, out, x->dot, in, 1, w->rgrad, in);
     }
 }
 
@@ -437,5 +427,10 @@ const ad_op_def ad_ops[AD_OP_COUNT] = {
     [AD_ACT]      = {"act", act_forward, act_tangent, act_backward, act_rbackward},
     [AD_LOSS_CE]  = {"loss_ce", ce_forward, ce_tangent, ce_backward, ce_rbackward},
     [AD_LOSS_MSE] = {"loss_mse", mse_forward, mse_tangent, mse_backward, mse_rbackward},
+    [AD_CONV2D]   = AD_OP_ROW(conv2d),
+    [AD_MAXPOOL]  = AD_OP_ROW(maxpool),
+    [AD_AVGPOOL]  = AD_OP_ROW(avgpool),
+    [AD_GAP]      = AD_OP_ROW(gap),
+    [AD_GROUPNORM] = AD_OP_ROW(groupnorm),
 };
 _Static_assert(sizeof ad_ops / sizeof ad_ops[0] == AD_OP_COUNT, "one table entry per op");

@@ -1,0 +1,465 @@
+/* test_conv.c -- the image ops (conv2d, max-pool, average-pool, global average pool,
+ * group norm) against central finite differences and direct reference loops.
+ *
+ * Each case is a small graph that puts the op between parameters and a loss, on odd,
+ * non-square images, with stride 2 and padding 1 among the cases, and with the op's
+ * input both a data input (no tangent, no adjoint) and an activation that depends on
+ * theta. For each graph: the gradient (every coordinate), the JVP and the HVP against
+ * central differences, jvp = grad.v, the HVP's gradient = grad, and HVP symmetry.
+ * Forward values are compared with direct loops written from PyTorch's definitions,
+ * and the builders' shape errors are checked. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/ad.h"
+#include "check.h"
+
+#define ROWS 3
+#define CLASSES 3
+#define MAXP 2048       /* parameters per case */
+#define MAXX 512        /* input columns per case */
+
+typedef struct fixture {
+    ad_graph *g;
+    size_t n, off;      /* parameters; next free offset while building */
+    int d;              /* input columns */
+    double theta[MAXP], v[MAXP], u[MAXP];
+    double x[ROWS * MAXX];
+    int y[ROWS];
+} fixture;
+
+static double frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return ((*s >> 8) & 0xffff) / 65536.0;   /* [0, 1) */
+}
+
+/* A parameter block of rows x cols at the next offset. */
+static int param(fixture *f, int rows, int cols)
+{
+    int p = ad_param(f->g, f->off, rows, cols);
+    f->off += (size_t)rows * (size_t)cols;
+    return p;
+}
+
+static int start(fixture *f, ad_img in)
+{
+    err e = {0};
+    memset(f, 0, sizeof *f);
+    f->g = ad_graph_new(ROWS, &e);
+    f->d = in.c * in.h * in.w;
+    return ad_input(f->g, f->d);
+}
+
+/* h -> dense (CLASSES) -> cross-entropy; plan; fill theta, v, u, x, y. */
+static int finish(fixture *f, int h, int cols, unsigned seed, double scale)
+{
+    err e = {0};
+    int z = ad_bias(f->g, ad_matmul_t(f->g, h, param(f, CLASSES, cols)), param(f, CLASSES, 1));
+    int rc = ad_graph_plan(f->g, ad_loss_ce(f->g, z), &e);
+    if (rc)
+        printf("plan error: %s\n", e.msg);
+    f->n = f->off;
+    unsigned s = seed;
+    for (size_t i = 0; i < f->n; i++) {
+        f->theta[i] = scale * (2 * frand(&s) - 1) + 0.0173;
+        f->v[i] = 2 * frand(&s) - 1 + 0.031;
+        f->u[i] = 2 * frand(&s) - 1 - 0.047;
+    }
+    for (int i = 0; i < ROWS * f->d; i++)
+        f->x[i] = 3 * frand(&s) - 1.37;
+    for (int i = 0; i < ROWS; i++)
+        f->y[i] = (int)(frand(&s) * CLASSES);
+    return rc || f->n > MAXP || f->d > MAXX;
+}
+
+static ad_bind bind(fixture *f, const double *theta)
+{
+    return (ad_bind){.theta = theta, .x = f->x, .y = f->y, .rows = ROWS, .scale = 1.0 / ROWS};
+}
+
+static double loss_at(fixture *f, const double *theta)
+{
+    ad_sums s = {0};
+    ad_bind b = bind(f, theta);
+    ad_run(f->g, AD_MODE_LOSS, &b, &s, NULL);
+    return s.loss;
+}
+
+static void grad_at(fixture *f, const double *theta, double *g)
+{
+    ad_sums s = {0};
+    ad_bind b = bind(f, theta);
+    b.g = g;
+    memset(g, 0, f->n * sizeof *g);
+    ad_run(f->g, AD_MODE_GRAD, &b, &s, NULL);
+}
+
+static void hvp_at(fixture *f, const double *v, double *g, double *hv)
+{
+    ad_sums s = {0};
+    ad_bind b = bind(f, f->theta);
+    b.v = v;
+    b.g = g;
+    b.hv = hv;
+    memset(g, 0, f->n * sizeof *g);
+    memset(hv, 0, f->n * sizeof *hv);
+    ad_run(f->g, AD_MODE_HVP, &b, &s, NULL);
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* Largest relative error of `got` against `want` (floor 1e-3 on the scale). */
+static double worst_rel(const double *got, const double *want, size_t n, size_t *at)
+{
+    double w = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = fabs(got[i] - want[i]) / (fabs(got[i]) + fabs(want[i]) + 1e-3);
+        if (r > w) {
+            w = r;
+            *at = i;
+        }
+    }
+    return w;
+}
+
+/* theta + t v (v = NULL: the unit vector of coordinate i) */
+static void step(const fixture *f, const double *v, size_t i, double t, double *out)
+{
+    memcpy(out, f->theta, f->n * sizeof *out);
+    if (v)
+        for (size_t k = 0; k < f->n; k++)
+            out[k] += t * v[k];
+    else
+        out[i] += t;
+}
+
+/* Fourth-order central difference of the loss along v (or coordinate i):
+ * (8 (L(h) - L(-h)) - (L(2h) - L(-2h))) / 12h, error O(h^4), so deep tanh stacks with
+ * large third derivatives do not need a tolerance loosened for them. */
+static double fd_loss(fixture *f, const double *v, size_t i, double h)
+{
+    static double t[MAXP];
+    double l[4];
+    const double at[4] = {h, -h, 2 * h, -2 * h};
+    for (int k = 0; k < 4; k++) {
+        step(f, v, i, at[k], t);
+        l[k] = loss_at(f, t);
+    }
+    return (8 * (l[0] - l[1]) - (l[2] - l[3])) / (12 * h);
+}
+
+/* The same stencil on the gradient along v: a column of the Hessian, H v. */
+static void fd_hv(fixture *f, const double *v, double h, double *out)
+{
+    static double t[MAXP], gk[4][MAXP];
+    const double at[4] = {h, -h, 2 * h, -2 * h};
+    for (int k = 0; k < 4; k++) {
+        step(f, v, 0, at[k], t);
+        grad_at(f, t, gk[k]);
+    }
+    for (size_t i = 0; i < f->n; i++)
+        out[i] = (8 * (gk[0][i] - gk[1][i]) - (gk[2][i] - gk[3][i])) / (12 * h);
+}
+
+/* Every derivative check of one graph. */
+static void check_graph(const char *name, fixture *f)
+{
+    static double g[MAXP], g2[MAXP], hv[MAXP], hu[MAXP], fd[MAXP];
+    const double h = 1e-4, rtol = 1e-7;
+    size_t n = f->n, at = 0;
+    char label[160];
+
+    grad_at(f, f->theta, g);
+    for (size_t i = 0; i < n; i++)
+        fd[i] = fd_loss(f, NULL, i, h);
+    double w = worst_rel(g, fd, n, &at);
+    snprintf(label, sizeof label, "%s: grad vs finite differences (%zu params)", name, n);
+    CHECK(w < rtol, label, "worst relative error %.3g at theta[%zu]", w, at);
+
+    double jfd = fd_loss(f, f->v, 0, h);
+    ad_sums s = {0};
+    ad_bind b = bind(f, f->theta);
+    b.v = f->v;
+    ad_run(f->g, AD_MODE_JVP, &b, &s, NULL);
+    snprintf(label, sizeof label, "%s: jvp vs finite differences", name);
+    check_close(label, s.jvp, jfd, rtol, 1e-9);
+    snprintf(label, sizeof label, "%s: jvp = grad.v", name);
+    check_close(label, s.jvp, dot(g, f->v, n), 1e-12, 1e-14);
+
+    hvp_at(f, f->v, g2, hv);
+    fd_hv(f, f->v, h, fd);
+    w = worst_rel(hv, fd, n, &at);
+    snprintf(label, sizeof label, "%s: hvp vs finite differences of grad", name);
+    CHECK(w < rtol, label, "worst relative error %.3g at theta[%zu] (hv %.6g fd %.6g)", w, at,
+          hv[at], fd[at]);
+    double gd = 0;
+    for (size_t i = 0; i < n; i++)
+        gd = fmax(gd, fabs(g2[i] - g[i]));
+    snprintf(label, sizeof label, "%s: hvp's gradient equals grad", name);
+    CHECK(gd <= 1e-15 * (1 + sqrt(dot(g, g, n))), label, "max difference %.3g", gd);
+    hvp_at(f, f->u, g2, hu);
+    snprintf(label, sizeof label, "%s: hvp symmetry u.Hv = v.Hu", name);
+    check_close(label, dot(f->u, hv, n), dot(f->v, hu, n), 1e-10, 1e-13);
+}
+
+/* conv with bias on the data, tanh, then the op under test via `op`. */
+enum { OP_CONV, OP_CONV_NB, OP_MAX, OP_AVG, OP_GAP, OP_GN };
+
+/* Apply op `k` to h (image `in`); returns the node and sets *out. */
+static int apply(fixture *f, int k, int h, ad_img in, int kh, int kw, int stride, int pad,
+                 ad_img *out)
+{
+    ad_graph *g = f->g;
+    switch (k) {
+    case OP_CONV:
+    case OP_CONV_NB: {
+        int co = 4;
+        int w = param(f, co, in.c * kh * kw), b = k == OP_CONV ? param(f, co, 1) : -1;
+        *out = ad_window_out(in, co, kh, kw, stride, pad);
+        return ad_conv2d(g, h, in, w, b, kh, kw, stride, pad);
+    }
+    case OP_MAX:
+        *out = ad_window_out(in, in.c, kh, kh, stride, pad);
+        return ad_maxpool2d(g, h, in, kh, stride, pad);
+    case OP_AVG:
+        *out = ad_window_out(in, in.c, kh, kh, stride, pad);
+        return ad_avgpool2d(g, h, in, kh, stride, pad);
+    case OP_GAP:
+        *out = (ad_img){in.c, 1, 1};
+        return ad_gap(g, h, in);
+    default: {
+        int gm = param(f, in.c, 1), bt = param(f, in.c, 1);
+        *out = in;
+        return ad_groupnorm(g, h, in, gm, bt);
+    }
+    }
+}
+
+static const char *const op_names[] = {"conv2d", "conv2d(no bias)", "maxpool", "avgpool", "gap",
+                                       "groupnorm"};
+
+/* x (in) -> [conv 3x3 pad 1 + tanh, when `deep`] -> OP -> tanh -> dense -> CE */
+static void case_op(int k, ad_img in, int kh, int kw, int stride, int pad, int deep, unsigned seed)
+{
+    fixture *f = malloc(sizeof *f);
+    char name[128];
+    ad_img cur = in, out;
+    int h = start(f, in);
+    if (deep) {
+        h = ad_act(f->g, apply(f, OP_CONV, h, in, 3, 3, 1, 1, &cur), AD_ACT_TANH, 0);
+    }
+    h = apply(f, k, h, cur, kh, kw, stride, pad, &out);
+    h = ad_act(f->g, h, AD_ACT_TANH, 0);
+    snprintf(name, sizeof name, "%s %dx%dx%d k%dx%d s%d p%d on %s", op_names[k], cur.c, cur.h,
+             cur.w, kh, kw, stride, pad, deep ? "activations" : "data");
+    int rc = finish(f, h, out.c * out.h * out.w, seed, 0.6);
+    CHECK(rc == 0, name, "building failed");
+    if (!rc)
+        check_graph(name, f);
+    ad_graph_free(f->g);
+    free(f);
+}
+
+/* A residual block as resnet builds it: h + GN(conv(relu(GN(conv(h))))) with softplus. */
+static void case_block(unsigned seed)
+{
+    fixture *f = malloc(sizeof *f);
+    ad_img in = {3, 5, 7}, o;
+    int h = start(f, in);
+    h = ad_act(f->g, apply(f, OP_CONV_NB, h, in, 3, 3, 2, 1, &in), AD_ACT_SOFTPLUS, 0);
+    int r = apply(f, OP_CONV_NB, h, in, 3, 3, 1, 1, &o);
+    r = ad_act(f->g, apply(f, OP_GN, r, o, 0, 0, 0, 0, &o), AD_ACT_SOFTPLUS, 0);
+    r = apply(f, OP_GN, apply(f, OP_CONV_NB, r, o, 3, 3, 1, 1, &o), o, 0, 0, 0, 0, &o);
+    h = ad_act(f->g, ad_add(f->g, h, r), AD_ACT_SOFTPLUS, 0);
+    h = ad_gap(f->g, h, o);
+    int rc = finish(f, h, o.c, seed, 0.7);
+    CHECK(rc == 0, "residual block", "building failed");
+    if (!rc)
+        check_graph("residual block conv-gn-act-conv-gn + skip, gap", f);
+    ad_graph_free(f->g);
+    free(f);
+}
+
+/* --- forward values against direct loops --- */
+
+/* Geometry of the forward-value graph: conv 2x7x5 -> 3 channels, kernel 3x2, stride
+ * 2, pad 1, bias; pools k3 s2 p1; gap; group norm; all on the data. */
+static const ad_img FIN = {2, 7, 5};
+enum { FCO = 3, FKH = 3, FKW = 2 };
+
+/* x -> {conv, maxpool, avgpool, gap, groupnorm}; groupnorm -> dense -> CE. Node k of
+ * the five is the feature node, so a feature run returns its rows. */
+static int build_forward(fixture *f, int k, unsigned seed)
+{
+    int x = start(f, FIN), isz = f->d;
+    int w = param(f, FCO, FIN.c * FKH * FKW), b = param(f, FCO, 1);
+    int nodes[5];
+    nodes[0] = ad_conv2d(f->g, x, FIN, w, b, FKH, FKW, 2, 1);
+    nodes[1] = ad_maxpool2d(f->g, x, FIN, 3, 2, 1);
+    nodes[2] = ad_avgpool2d(f->g, x, FIN, 3, 2, 1);
+    nodes[3] = ad_gap(f->g, x, FIN);
+    int gm = param(f, FIN.c, 1);
+    nodes[4] = ad_groupnorm(f->g, x, FIN, gm, param(f, FIN.c, 1));
+    ad_set_features(f->g, nodes[k]);
+    return finish(f, nodes[4], isz, seed, 0.8);
+}
+
+static void forward_values(void)
+{
+    ad_img o = ad_window_out(FIN, FCO, FKH, FKW, 2, 1), po = ad_window_out(FIN, FIN.c, 3, 3, 2, 1);
+    CHECK(o.c == FCO && o.h == 4 && o.w == 3 && po.h == 4 && po.w == 3,
+          "window geometry (floor mode)", "conv %dx%d pool %dx%d", o.h, o.w, po.h, po.w);
+    int osz = o.c * o.h * o.w, psz = po.c * po.h * po.w, isz = FIN.c * FIN.h * FIN.w;
+    static double got[5][ROWS * MAXX];
+    fixture *f = malloc(sizeof *f);
+    for (int k = 0; k < 5; k++) {
+        int rc = build_forward(f, k, 77);
+        ad_sums sm = {0};
+        ad_bind bd = bind(f, f->theta);
+        bd.feat = got[k];
+        rc = rc || ad_run(f->g, AD_MODE_LOSS, &bd, &sm, NULL);
+        CHECK(rc == 0, "forward-value graph runs", "feature node %d", k);
+        ad_graph_free(f->g);
+    }
+    /* the fixture keeps the last build's theta and x, the same for every k */
+    const double *th = f->theta;
+    size_t goff = (size_t)(FCO * FIN.c * FKH * FKW + FCO);
+    double worst[5] = {0};
+    ad_img in = FIN;
+    for (int r = 0; r < ROWS; r++) {
+        const double *xr = f->x + r * isz;
+        for (int c = 0; c < FCO; c++)
+            for (int i = 0; i < o.h; i++)
+                for (int j = 0; j < o.w; j++) {
+                    double acc = th[FCO * in.c * FKH * FKW + c];
+                    for (int ci = 0; ci < in.c; ci++)
+                        for (int a = 0; a < FKH; a++)
+                            for (int bq = 0; bq < FKW; bq++) {
+                                int ih = i * 2 - 1 + a, iw = j * 2 - 1 + bq;
+                                if (ih >= 0 && ih < in.h && iw >= 0 && iw < in.w)
+                                    acc += th[((c * in.c + ci) * FKH + a) * FKW + bq]
+                                         * xr[(ci * in.h + ih) * in.w + iw];
+                            }
+                    worst[0] = fmax(worst[0], fabs(acc - got[0][r * osz + (c * o.h + i) * o.w + j]));
+                }
+        for (int c = 0; c < in.c; c++) {
+            double mean = 0;
+            for (int i = 0; i < po.h; i++)
+                for (int j = 0; j < po.w; j++) {
+                    double mx = -INFINITY, sum = 0;
+                    for (int a = 0; a < 3; a++)
+                        for (int bq = 0; bq < 3; bq++) {
+                            int ih = i * 2 - 1 + a, iw = j * 2 - 1 + bq;
+                            if (ih >= 0 && ih < in.h && iw >= 0 && iw < in.w) {
+                                mx = fmax(mx, xr[(c * in.h + ih) * in.w + iw]);
+                                sum += xr[(c * in.h + ih) * in.w + iw];
+                            }
+                        }
+                    int oi = r * psz + (c * po.h + i) * po.w + j;
+                    worst[1] = fmax(worst[1], fabs(mx - got[1][oi]));
+                    worst[2] = fmax(worst[2], fabs(sum / 9 - got[2][oi]));
+                }
+            for (int i = 0; i < in.h * in.w; i++)
+                mean += xr[c * in.h * in.w + i] / (in.h * in.w);
+            worst[3] = fmax(worst[3], fabs(mean - got[3][r * in.c + c]));
+        }
+        double mu = 0, var = 0;
+        for (int i = 0; i < isz; i++)
+            mu += xr[i] / isz;
+        for (int i = 0; i < isz; i++)
+            var += (xr[i] - mu) * (xr[i] - mu) / isz;
+        for (int i = 0; i < isz; i++) {
+            int c = i / (in.h * in.w);
+            double want = th[goff + (size_t)c] * (xr[i] - mu) / sqrt(var + 1e-5)
+                        + th[goff + (size_t)in.c + (size_t)c];
+            worst[4] = fmax(worst[4], fabs(want - got[4][r * isz + i]));
+        }
+    }
+    const char *what[5] = {"conv2d forward equals direct summation (k3x2 s2 p1, bias)",
+                           "maxpool forward equals direct maxima (k3 s2 p1)",
+                           "avgpool forward divides by k*k, padding included (k3 s2 p1)",
+                           "gap forward equals channel means",
+                           "groupnorm forward equals (x-mean)/sqrt(var+1e-5)*gamma+beta"};
+    for (int k = 0; k < 5; k++)
+        CHECK(worst[k] < 1e-13, what[k], "max abs diff %.3g", worst[k]);
+    free(f);
+}
+
+/* Max-pool ties: the first maximum in window order wins, as in PyTorch. The pool's
+ * input is x + b with b = 0, so the gradient of b shows which element was chosen. */
+static void maxpool_ties(void)
+{
+    err e = {0};
+    ad_graph *g = ad_graph_new(1, &e);
+    int h = ad_bias(g, ad_input(g, 4), ad_param(g, 0, 4, 1));
+    int m = ad_maxpool2d(g, h, (ad_img){1, 2, 2}, 2, 2, 0);
+    int z = ad_matmul_t(g, m, ad_param(g, 4, 2, 1));
+    int rc = ad_graph_plan(g, ad_loss_ce(g, z), &e);
+    double xv[4] = {0.5, 2, 2, 2}, th[6] = {0, 0, 0, 0, 1, -1}, gr[6] = {0};
+    int y = 0;
+    ad_sums s = {0};
+    ad_bind b = {.theta = th, .x = xv, .y = &y, .rows = 1, .scale = 1, .g = gr};
+    rc = rc || ad_run(g, AD_MODE_GRAD, &b, &s, &e);
+    CHECK(rc == 0 && gr[0] == 0 && gr[1] != 0 && gr[2] == 0 && gr[3] == 0,
+          "maxpool ties: the first maximum takes the gradient", "grad of b %g %g %g %g",
+          gr[0], gr[1], gr[2], gr[3]);
+    ad_graph_free(g);
+}
+
+static void builder_errors(void)
+{
+    err e = {0};
+    ad_graph *g = ad_graph_new(2, &e);
+    int x = ad_input(g, 2 * 5 * 5);
+    int bad = ad_conv2d(g, x, (ad_img){2, 5, 4}, ad_param(g, 0, 3, 18), -1, 3, 3, 1, 0);
+    int rc = ad_graph_plan(g, bad, &e);
+    CHECK(bad < 0 && rc == ERR_USAGE && strstr(e.msg, "conv2d"),
+          "conv2d: image geometry not matching the row is a usage error", "rc %d '%s'", rc, e.msg);
+    ad_graph_free(g);
+    g = ad_graph_new(2, &e);
+    x = ad_input(g, 2 * 5 * 5);
+    bad = ad_conv2d(g, x, (ad_img){2, 5, 5}, ad_param(g, 0, 3, 2 * 7 * 7), -1, 7, 7, 1, 0);
+    rc = ad_graph_plan(g, bad, &e);
+    CHECK(bad < 0 && rc == ERR_USAGE, "conv2d: kernel larger than the padded image is a usage error",
+          "rc %d '%s'", rc, e.msg);
+    ad_graph_free(g);
+    g = ad_graph_new(2, &e);
+    x = ad_input(g, 2 * 5 * 5);
+    bad = ad_maxpool2d(g, x, (ad_img){2, 5, 5}, 2, 2, 2);
+    rc = ad_graph_plan(g, bad, &e);
+    CHECK(bad < 0 && rc == ERR_USAGE && strstr(e.msg, "pool"),
+          "maxpool: padding over half the window is a usage error", "rc %d '%s'", rc, e.msg);
+    ad_graph_free(g);
+}
+
+int main(void)
+{
+    ad_img odd = {2, 7, 5};
+    unsigned seed = 101;
+    for (int deep = 0; deep <= 1; deep++) {
+        case_op(OP_CONV, odd, 3, 3, 1, 1, deep, seed++);
+        case_op(OP_CONV, odd, 3, 2, 2, 1, deep, seed++);
+        case_op(OP_CONV_NB, odd, 2, 3, 2, 0, deep, seed++);
+        case_op(OP_CONV, odd, 1, 1, 1, 0, deep, seed++);
+        case_op(OP_MAX, odd, 3, 3, 2, 1, deep, seed++);
+        case_op(OP_MAX, odd, 2, 2, 2, 0, deep, seed++);
+        case_op(OP_AVG, odd, 3, 3, 2, 1, deep, seed++);
+        case_op(OP_AVG, odd, 2, 2, 1, 0, deep, seed++);
+        case_op(OP_GAP, odd, 0, 0, 0, 0, deep, seed++);
+        case_op(OP_GN, odd, 0, 0, 0, 0, deep, seed++);
+    }
+    case_block(7);
+    forward_values();
+    maxpool_ties();
+    builder_errors();
+    return check_done();
+}
