@@ -1,0 +1,1010 @@
+/* store.c -- the SQLite results store (store.h; schema in results/README.md). */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+const char *const store_metric_keys[][2] = {
+    {"batch_loss", "mean loss of the mini-batch of step t, at the theta before update t (every step)"},
+    {"lr", "learning rate used by update t (every step, after any schedule)"},
+    {"train_loss", "mean loss on the training split after t updates (eval steps)"},
+    {"train_acc", "accuracy on the training split after t updates (eval steps; classification)"},
+    {"test_loss", "mean loss on the test split after t updates (eval steps)"},
+    {"test_acc", "accuracy on the test split after t updates (eval steps; classification)"},
+    {"grad_norm", "Euclidean norm of the full-batch gradient"},
+    {"update_norm", "Euclidean norm of the parameter update of step t"},
+    {"lambda_max", "largest Hessian eigenvalue of the training loss"},
+    {"trace", "Hessian trace (Hutchinson estimate)"},
+    {"nc1", "neural collapse NC1: tr(Sw Sb^+)/C on the training split"},
+    {"perturbed_loss", "training loss at a perturbed theta (sharpness probes)"},
+    {"sharp_worst", "worst-case sharpness: max loss increase in an L2 ball of radius rho (SAM)"},
+    {"sharp_adaptive", "adaptive worst-case sharpness (ASAM, Kwon et al. 2021)"},
+    {"sharp_average", "average sharpness: mean loss increase under Gaussian perturbations"},
+    {NULL, NULL},
+};
+
+/* Tables holding per-run rows, for truncation, merge and --force. */
+static const char *const run_tables[] = {
+    "metrics", "hessian_eigs", "density", "trace", "sharpness", "collapse",
+    "landscape_points", "landscape_grids", "trajectories", "checkpoints",
+};
+#define NRUN_TABLES (sizeof run_tables / sizeof run_tables[0])
+
+/* migrations[v] takes a database from user_version v to v + 1. */
+static const char *const migrations[] = {
+    "CREATE TABLE experiments(\n"
+    "  name TEXT PRIMARY KEY, file TEXT, text TEXT, created REAL, updated REAL);\n"
+    "CREATE TABLE runs(\n"
+    "  id TEXT PRIMARY KEY, experiment TEXT NOT NULL, grp TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK(status IN ('PENDING','RUNNING','COMPLETED','FAILED',\n"
+    "                                        'INTERRUPTED','DIVERGED')),\n"
+    "  config TEXT NOT NULL, seed INTEGER NOT NULL, label TEXT, total_steps INTEGER,\n"
+    "  step INTEGER NOT NULL DEFAULT 0, message TEXT,\n"
+    "  created REAL, started REAL, ended REAL, heartbeat REAL,\n"
+    "  owner_host TEXT, owner_pid INTEGER,\n"
+    "  version TEXT, git TEXT, compiler TEXT, cpu TEXT, host TEXT, blas TEXT,\n"
+    "  threads INTEGER, cmdline TEXT);\n"
+    "CREATE INDEX runs_experiment ON runs(experiment);\n"
+    "CREATE TABLE experiment_runs(experiment TEXT NOT NULL, run TEXT NOT NULL,\n"
+    "  PRIMARY KEY(experiment, run));\n"
+    "CREATE TABLE params(run TEXT NOT NULL, key TEXT NOT NULL, text TEXT NOT NULL, num REAL,\n"
+    "  PRIMARY KEY(run, key));\n"
+    "CREATE TABLE metric_keys(key TEXT PRIMARY KEY, meaning TEXT NOT NULL);\n"
+    "CREATE TABLE metrics(run TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,\n"
+    "  epoch REAL, value REAL, wall REAL, UNIQUE(run, key, step));\n"
+    "CREATE TABLE hessian_eigs(run TEXT NOT NULL, step INTEGER NOT NULL, method TEXT NOT NULL,\n"
+    "  k INTEGER NOT NULL, value REAL, PRIMARY KEY(run, step, method, k));\n"
+    "CREATE TABLE density(run TEXT NOT NULL, step INTEGER NOT NULL, k INTEGER NOT NULL,\n"
+    "  node REAL, weight REAL, PRIMARY KEY(run, step, k));\n"
+    "CREATE TABLE trace(run TEXT NOT NULL, step INTEGER NOT NULL, estimate REAL,\n"
+    "  stderr REAL, samples INTEGER, PRIMARY KEY(run, step));\n"
+    "CREATE TABLE sharpness(run TEXT NOT NULL, step INTEGER NOT NULL, kind TEXT NOT NULL,\n"
+    "  rho REAL NOT NULL, value REAL, PRIMARY KEY(run, step, kind, rho));\n"
+    "CREATE TABLE collapse(run TEXT NOT NULL, step INTEGER NOT NULL, split TEXT NOT NULL,\n"
+    "  nc1 REAL, nc2 REAL, nc3 REAL, nc4 REAL, PRIMARY KEY(run, step, split));\n"
+    "CREATE TABLE landscape_grids(run TEXT NOT NULL, grid INTEGER NOT NULL, step INTEGER,\n"
+    "  split TEXT, dir_seed INTEGER, normalization TEXT, x0 REAL, x1 REAL, nx INTEGER,\n"
+    "  y0 REAL, y1 REAL, ny INTEGER, PRIMARY KEY(run, grid));\n"
+    "CREATE TABLE landscape_points(run TEXT NOT NULL, grid INTEGER NOT NULL, i INTEGER NOT NULL,\n"
+    "  j INTEGER NOT NULL, alpha REAL, beta REAL, loss REAL, acc REAL,\n"
+    "  PRIMARY KEY(run, grid, i, j));\n"
+    "CREATE TABLE trajectories(run TEXT NOT NULL, basis TEXT NOT NULL, step INTEGER NOT NULL,\n"
+    "  x REAL, y REAL, loss REAL, PRIMARY KEY(run, basis, step));\n"
+    "CREATE TABLE checkpoints(run TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL CHECK(kind IN ('resume','snapshot')), step INTEGER NOT NULL,\n"
+    "  epoch REAL, n INTEGER, theta BLOB, opt_state BLOB, aux BLOB, wall REAL,\n"
+    "  PRIMARY KEY(run, kind, step));\n"
+    "CREATE VIEW metrics_latest AS\n"
+    "  SELECT m.run, m.key, m.step, m.epoch, m.value FROM metrics m\n"
+    "  JOIN (SELECT run, key, MAX(step) AS step FROM metrics GROUP BY run, key) l\n"
+    "  USING (run, key, step);\n"
+    "CREATE VIEW params_long AS\n"
+    "  SELECT r.id AS run, r.experiment, r.status, r.seed, p.key, p.text, p.num\n"
+    "  FROM runs r JOIN params p ON p.run = r.id;\n"
+    "CREATE VIEW final_by_seed AS\n"
+    "  WITH f AS (SELECT er.experiment, r.grp, l.key, l.value AS v\n"
+    "             FROM experiment_runs er JOIN runs r ON r.id = er.run\n"
+    "             JOIN metrics_latest l ON l.run = r.id WHERE r.status = 'COMPLETED'),\n"
+    "       g AS (SELECT experiment, grp, key, COUNT(*) AS n, AVG(v) AS mean FROM f\n"
+    "             GROUP BY experiment, grp, key)\n"
+    "  SELECT g.experiment, g.grp, g.key, g.n, g.mean,\n"
+    "         CASE WHEN g.n > 1 THEN sqrt(SUM((f.v - g.mean) * (f.v - g.mean)) / (g.n - 1))\n"
+    "         END AS std\n"
+    "  FROM g JOIN f USING (experiment, grp, key) GROUP BY g.experiment, g.grp, g.key;\n"
+    "CREATE VIEW runs_wide AS SELECT id AS run, experiment, status, seed FROM runs;\n",
+};
+_Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+enum { ROW_METRIC, ROW_TRAJ };
+
+typedef struct row {
+    int type;
+    char run[65];
+    char key[24];         /* metric key or trajectory basis */
+    long step;
+    double epoch, a, b, c, wall;
+} row;
+
+#define NBUF 4096
+
+struct store {
+    sqlite3 *db;
+    char path[1024];
+    sqlite3_stmt *ins_metric, *ins_traj, *heartbeat;
+    row *buf;   /* (NBUF) */
+    size_t nbuf;
+};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Record the connection's last error for an rc that is not OK. */
+static int db_err(store *s, int rc, const char *what, err *e)
+{
+    return err_set(e, rc == SQLITE_NOMEM ? ERR_SYS : ERR_DATA, "%s: %s: %s (sqlite rc %d)",
+                   s->path, what, sqlite3_errmsg(s->db), rc);
+}
+
+static int exec(store *s, const char *sql, err *e)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_err(s, rc, sql, e);
+}
+
+static int prep(store *s, const char *sql, sqlite3_stmt **st, err *e)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : db_err(s, rc, "prepare", e);
+}
+
+/* Step a statement expected to finish (INSERT/UPDATE/DELETE) and reset it. */
+static int done(store *s, sqlite3_stmt *st, err *e)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_err(s, rc, "write", e);
+}
+
+/* BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so
+ * a transaction never fails half-way on a lock another writer holds. */
+static int begin(store *s, err *e)
+{
+    return exec(s, "BEGIN IMMEDIATE", e);
+}
+
+/* COMMIT when rc is 0, else ROLLBACK (keeping the first error). */
+static int end(store *s, int rc, err *e)
+{
+    if (rc) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec(s, "COMMIT", e);
+}
+
+static int user_version(store *s, int *v, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = prep(s, "PRAGMA user_version", &st, e);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_err(s, rc, "PRAGMA user_version", e);
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION inside one BEGIN IMMEDIATE. */
+static int migrate(store *s, err *e)
+{
+    int v, rc = begin(s, e);
+    if (rc)
+        return rc;
+    rc = user_version(s, &v, e);
+    if (!rc && v > STORE_SCHEMA_VERSION)
+        rc = err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
+                     "use a newer basin", s->path, v, STORE_SCHEMA_VERSION);
+    if (!rc && v == 0) {   /* a fresh file must be empty: do not adopt foreign databases */
+        sqlite3_stmt *st;
+        rc = prep(s, "SELECT count(*) FROM sqlite_master", &st, e);
+        if (!rc && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0)
+            rc = err_set(e, ERR_DATA, "%s: not a basin database (it has tables but no "
+                         "basin schema version)", s->path);
+        sqlite3_finalize(st);
+    }
+    for (; !rc && v < STORE_SCHEMA_VERSION; v++) {
+        char sql[64];
+        rc = exec(s, migrations[v], e);
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        rc = rc ? rc : exec(s, sql, e);
+    }
+    sqlite3_stmt *st = NULL;
+    rc = rc ? rc : prep(s, "INSERT OR IGNORE INTO metric_keys VALUES (?, ?)", &st, e);
+    for (int k = 0; !rc && store_metric_keys[k][0]; k++) {
+        sqlite3_bind_text(st, 1, store_metric_keys[k][0], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, store_metric_keys[k][1], -1, SQLITE_STATIC);
+        rc = done(s, st, e);
+    }
+    sqlite3_finalize(st);
+    return end(s, rc, e);
+}
+
+int store_open(const char *path, store **out, err *e)
+{
+    *out = NULL;
+    store *s = err_calloc(e, 1, sizeof *s);
+    if (!s)
+        return ERR_SYS;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (!(s->buf = err_malloc(e, NBUF * sizeof *s->buf))) {
+        free(s);
+        return ERR_SYS;
+    }
+    *out = s;
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        rc = err_set(e, ERR_SYS, "%s: cannot open: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 60000);
+    /* journal_mode returns the mode now in force; anything but wal is an error
+     * (e.g. a file on a filesystem without shared memory). */
+    sqlite3_stmt *st;
+    if ((rc = prep(s, "PRAGMA journal_mode = WAL", &st, e)))
+        goto fail;
+    rc = sqlite3_step(st);
+    int wal = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal) {
+        rc = rc == SQLITE_ROW ? err_set(e, ERR_SYS, "%s: cannot switch to WAL mode", path)
+                              : db_err(s, rc, "PRAGMA journal_mode", e);
+        goto fail;
+    }
+    /* NORMAL is durable across process crashes in WAL mode (only power loss may drop
+     * the last transactions), and avoids an fsync per metric flush. */
+    if ((rc = exec(s, "PRAGMA synchronous = NORMAL", e)) || (rc = migrate(s, e)))
+        goto fail;
+    if ((rc = prep(s, "INSERT OR REPLACE INTO metrics(run, key, step, epoch, value, wall) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", &s->ins_metric, e))
+        || (rc = prep(s, "INSERT OR REPLACE INTO trajectories(run, basis, step, x, y, loss) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", &s->ins_traj, e))
+        || (rc = prep(s, "UPDATE runs SET heartbeat = ?, step = ? WHERE id = ?",
+                      &s->heartbeat, e)))
+        goto fail;
+    return 0;
+fail:
+    store_close(s);
+    *out = NULL;
+    return rc;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    if (s->db && s->ins_metric)
+        store_flush(s, NULL);
+    sqlite3_finalize(s->ins_metric);
+    sqlite3_finalize(s->ins_traj);
+    sqlite3_finalize(s->heartbeat);
+    sqlite3_close(s->db);
+    free(s->buf);
+    free(s);
+}
+
+sqlite3 *store_db(store *s)
+{
+    return s->db;
+}
+
+int store_experiment_put(store *s, const char *name, const char *file, const char *text, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = prep(s, "INSERT INTO experiments VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(name) "
+                     "DO UPDATE SET file = ?2, text = ?3, updated = ?4", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, now());
+    rc = begin(s, e);
+    rc = rc ? rc : end(s, done(s, st, e), e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void quote_ident(char *dst, size_t cap, const char *name)
+{
+    size_t k = 0;
+    dst[k++] = '"';
+    for (const char *p = name; *p && k + 3 < cap; p++) {
+        if (*p == '"')
+            dst[k++] = '"';
+        dst[k++] = *p;
+    }
+    dst[k++] = '"';
+    dst[k] = 0;
+}
+
+/* runs_wide: one row per run, one column per parameter key. SQLite has no dynamic
+ * pivot, so the view is regenerated whenever the set of keys changes. Runs inside
+ * the caller's transaction. */
+static int views_refresh(store *s, err *e)
+{
+    size_t cap = 4096;
+    char *sql = err_malloc(e, cap);
+    if (!sql)
+        return ERR_SYS;
+    size_t len = (size_t)snprintf(sql, cap, "CREATE VIEW runs_wide AS SELECT r.id AS run, "
+                                  "r.experiment, r.status, r.seed");
+    sqlite3_stmt *st;
+    int r = SQLITE_DONE, rc = prep(s, "SELECT DISTINCT key FROM params ORDER BY key", &st, e);
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        char q[256], lit[256];
+        quote_ident(q, sizeof q, k);
+        size_t j = 0;   /* the key as an SQL string literal */
+        lit[j++] = '\'';
+        for (const char *p = k; *p && j + 3 < sizeof lit; p++) {
+            if (*p == '\'')
+                lit[j++] = '\'';
+            lit[j++] = *p;
+        }
+        lit[j++] = '\'';
+        lit[j] = 0;
+        if (len + 1024 > cap) {   /* one column takes < 600 bytes, the tail < 100 */
+            char *p = realloc(sql, cap *= 2);
+            if (!p) {
+                rc = err_set(e, ERR_SYS, "out of memory");
+                break;
+            }
+            sql = p;
+        }
+        len += (size_t)snprintf(sql + len, cap - len, ", MAX(CASE WHEN p.key = %s THEN "
+                                "COALESCE(p.num, p.text) END) AS %s", lit, q);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = db_err(s, r, "parameter keys", e);
+    sqlite3_finalize(st);
+    snprintf(sql + len, cap - len, " FROM runs r LEFT JOIN params p ON p.run = r.id GROUP BY r.id");
+    int same = 0;
+    if (!rc && !(rc = prep(s, "SELECT sql FROM sqlite_master WHERE name = 'runs_wide'", &st, e))) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            same = strcmp((const char *)sqlite3_column_text(st, 0), sql) == 0;
+        sqlite3_finalize(st);
+    }
+    if (!rc && !same && !(rc = exec(s, "DROP VIEW IF EXISTS runs_wide", e)))
+        rc = exec(s, sql, e);
+    free(sql);
+    return rc;
+}
+
+/* A whole finite number: also stored numerically. */
+static int numeric(const char *t, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(t, &end);
+    return *t && !*end && !errno && isfinite(*v);
+}
+
+int store_runs_register(store *s, const store_run *runs, size_t n, err *e)
+{
+    sqlite3_stmt *ir = NULL, *im = NULL, *ip = NULL;
+    int rc = prep(s, "INSERT OR IGNORE INTO runs(id, experiment, grp, status, config, seed, "
+                     "label, total_steps, created) VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?)",
+                  &ir, e);
+    rc = rc ? rc : prep(s, "INSERT OR IGNORE INTO experiment_runs VALUES (?, ?)", &im, e);
+    rc = rc ? rc : prep(s, "INSERT OR IGNORE INTO params VALUES (?, ?, ?, ?)", &ip, e);
+    rc = rc ? rc : begin(s, e);
+    if (rc)
+        goto out;
+    double t = now();
+    for (size_t i = 0; !rc && i < n; i++) {
+        const store_run *r = &runs[i];
+        sqlite3_bind_text(ir, 1, r->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ir, 2, r->experiment, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ir, 3, r->grp, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ir, 4, r->config, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ir, 5, (sqlite3_int64)r->seed);
+        sqlite3_bind_text(ir, 6, r->label, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ir, 7, r->total_steps);
+        sqlite3_bind_double(ir, 8, t);
+        rc = done(s, ir, e);
+        sqlite3_bind_text(im, 1, r->experiment, -1, SQLITE_STATIC);
+        sqlite3_bind_text(im, 2, r->id, -1, SQLITE_STATIC);
+        rc = rc ? rc : done(s, im, e);
+        for (int k = 0; !rc && k < r->nparams; k++) {
+            double v;
+            sqlite3_bind_text(ip, 1, r->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(ip, 2, r->keys[k], -1, SQLITE_STATIC);
+            sqlite3_bind_text(ip, 3, r->vals[k], -1, SQLITE_STATIC);
+            if (numeric(r->vals[k], &v))
+                sqlite3_bind_double(ip, 4, v);
+            else
+                sqlite3_bind_null(ip, 4);
+            rc = done(s, ip, e);
+        }
+    }
+    rc = rc ? rc : views_refresh(s, e);
+    rc = end(s, rc, e);
+out:
+    sqlite3_finalize(ir);
+    sqlite3_finalize(im);
+    sqlite3_finalize(ip);
+    return rc;
+}
+
+int store_run_status(store *s, const char *id, char *status, char *version, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = prep(s, "SELECT status, COALESCE(version, '') FROM runs WHERE id = ?", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    status[0] = version[0] = 0;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(status, 16, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(version, 64, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s, rc, "run status", e);
+}
+
+/* Delete every row of run `id` with step > `step` (all rows for step < 0). Inside the
+ * caller's transaction. */
+static int truncate_rows(store *s, const char *id, long step, err *e)
+{
+    int rc = 0;
+    for (size_t t = 0; !rc && t < NRUN_TABLES; t++) {
+        char sql[256];
+        const char *tb = run_tables[t];
+        if (step < 0)
+            snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run = ?1", tb);
+        else if (strcmp(tb, "landscape_points") == 0)
+            snprintf(sql, sizeof sql, "DELETE FROM landscape_points WHERE run = ?1 AND grid IN "
+                     "(SELECT grid FROM landscape_grids WHERE run = ?1 AND step > ?2)");
+        else if (strcmp(tb, "checkpoints") == 0)
+            snprintf(sql, sizeof sql, "DELETE FROM checkpoints WHERE run = ?1 AND step > ?2 "
+                     "AND kind = 'snapshot'");
+        else
+            snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run = ?1 AND step > ?2", tb);
+        sqlite3_stmt *st;
+        if ((rc = prep(s, sql, &st, e)))
+            break;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (step >= 0)
+            sqlite3_bind_int64(st, 2, step);
+        rc = done(s, st, e);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int owner_gone(const char *host, long pid, double heartbeat)
+{
+    char me[256] = "";
+    gethostname(me, sizeof me - 1);
+    if (now() - heartbeat > STORE_STALE_S)
+        return 1;
+    return strcmp(host, me) == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+int store_run_claim(store *s, const char *id, const store_prov *p, int force, int *result,
+                    err *e)
+{
+    sqlite3_stmt *q = NULL, *u = NULL;
+    int rc = begin(s, e);
+    if (rc)
+        return rc;
+    rc = prep(s, "SELECT status, COALESCE(owner_host, ''), COALESCE(owner_pid, 0), "
+                 "COALESCE(heartbeat, 0) FROM runs WHERE id = ?", &q, e);
+    if (!rc) {
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(q);
+        if (r != SQLITE_ROW)
+            rc = r == SQLITE_DONE ? err_set(e, ERR_DATA, "%s: run %.12s is not registered",
+                                            s->path, id)
+                                  : db_err(s, r, "claim", e);
+    }
+    *result = STORE_CLAIMED;
+    if (!rc) {
+        const char *st = (const char *)sqlite3_column_text(q, 0);
+        if (strcmp(st, STORE_COMPLETED) == 0 && !force)
+            *result = STORE_SKIP_COMPLETED;
+        else if (strcmp(st, STORE_RUNNING) == 0
+                 && !owner_gone((const char *)sqlite3_column_text(q, 1),
+                                (long)sqlite3_column_int64(q, 2), sqlite3_column_double(q, 3)))
+            *result = STORE_SKIP_BUSY;
+        else if (strcmp(st, STORE_COMPLETED) == 0)
+            rc = truncate_rows(s, id, -1, e);
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    if (!rc && *result == STORE_CLAIMED)
+        rc = prep(s, "UPDATE runs SET status = 'RUNNING', message = NULL, ended = NULL, "
+                     "started = COALESCE(started, ?1), heartbeat = ?1, owner_host = ?2, "
+                     "owner_pid = ?3, version = ?4, git = ?5, compiler = ?6, cpu = ?7, "
+                     "host = ?2, blas = ?8, threads = ?9, cmdline = ?10 WHERE id = ?11", &u, e);
+    if (!rc && *result == STORE_CLAIMED) {
+        sqlite3_bind_double(u, 1, now());
+        sqlite3_bind_text(u, 2, host, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(u, 3, (sqlite3_int64)getpid());
+        const char *txt[] = {p->version, p->git, p->compiler, p->cpu, p->blas};
+        const int col[] = {4, 5, 6, 7, 8};
+        for (int k = 0; k < 5; k++)
+            sqlite3_bind_text(u, col[k], txt[k], -1, SQLITE_STATIC);
+        sqlite3_bind_int(u, 9, p->threads);
+        sqlite3_bind_text(u, 10, p->cmdline, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 11, id, -1, SQLITE_STATIC);
+        rc = done(s, u, e);
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
+    return end(s, rc, e);
+}
+
+/* Write the buffered rows; inside the caller's transaction. */
+static int write_rows(store *s, err *e)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < s->nbuf; i++) {
+        const row *r = &s->buf[i];
+        sqlite3_stmt *st = r->type == ROW_METRIC ? s->ins_metric : s->ins_traj;
+        sqlite3_bind_text(st, 1, r->run, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, r->step);
+        if (r->type == ROW_METRIC) {
+            sqlite3_bind_double(st, 4, r->epoch);
+            sqlite3_bind_double(st, 5, r->a);
+            sqlite3_bind_double(st, 6, r->wall);
+        } else {
+            sqlite3_bind_double(st, 4, r->a);
+            sqlite3_bind_double(st, 5, r->b);
+            sqlite3_bind_double(st, 6, r->c);
+        }
+        rc = done(s, st, e);
+    }
+    if (!rc)
+        s->nbuf = 0;
+    return rc;
+}
+
+int store_flush(store *s, err *e)
+{
+    if (!s->nbuf)
+        return 0;
+    int rc = begin(s, e);
+    return rc ? rc : end(s, write_rows(s, e), e);
+}
+
+static int buffer(store *s, int type, const char *run, const char *key, long step,
+                  double epoch, double a, double b, double c, err *e)
+{
+    if (s->nbuf == NBUF) {
+        int rc = store_flush(s, e);
+        if (rc)
+            return rc;
+    }
+    row *r = &s->buf[s->nbuf++];
+    *r = (row){.type = type, .step = step, .epoch = epoch, .a = a, .b = b, .c = c,
+               .wall = now()};
+    snprintf(r->run, sizeof r->run, "%s", run);
+    snprintf(r->key, sizeof r->key, "%s", key);
+    return 0;
+}
+
+int store_metric(store *s, const char *run, const char *key, long step, double epoch,
+                 double value, err *e)
+{
+    for (int k = 0; store_metric_keys[k][0]; k++)
+        if (strcmp(key, store_metric_keys[k][0]) == 0)
+            return buffer(s, ROW_METRIC, run, key, step, epoch, value, 0, 0, e);
+    return err_set(e, ERR_USAGE, "store: unknown metric key '%s' (see results/README.md)", key);
+}
+
+int store_traj(store *s, const char *run, const char *basis, long step, double x, double y,
+               double loss, err *e)
+{
+    return buffer(s, ROW_TRAJ, run, basis, step, 0, x, y, loss, e);
+}
+
+int store_run_heartbeat(store *s, const char *id, long step, err *e)
+{
+    sqlite3_bind_double(s->heartbeat, 1, now());
+    sqlite3_bind_int64(s->heartbeat, 2, step);
+    sqlite3_bind_text(s->heartbeat, 3, id, -1, SQLITE_STATIC);
+    int rc = begin(s, e);
+    return rc ? rc : end(s, done(s, s->heartbeat, e), e);
+}
+
+int store_run_finish(store *s, const char *id, const char *status, const char *msg, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = prep(s, "UPDATE runs SET status = ?, message = ?, ended = ?, heartbeat = ?3 "
+                     "WHERE id = ?", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, msg, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, now());
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+    rc = begin(s, e);
+    if (!rc) {
+        rc = write_rows(s, e);
+        rc = end(s, rc ? rc : done(s, st, e), e);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_run_resolve(store *s, const char *prefix, char *id, err *e)
+{
+    size_t len = strlen(prefix);
+    if (len < 4 || len > 64 || strspn(prefix, "0123456789abcdef") != len)
+        return err_set(e, ERR_USAGE, "run id '%s': give at least 4 lowercase hex digits", prefix);
+    sqlite3_stmt *st;
+    int rc = prep(s, "SELECT id FROM runs WHERE substr(id, 1, ?2) = ?1 ORDER BY id LIMIT 4",
+                  &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)len);
+    char seen[4][13];
+    int k = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (k == 0)
+            snprintf(id, 65, "%s", v);
+        snprintf(seen[k++], sizeof seen[0], "%.12s", v);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_err(s, rc, "resolve run id", e);
+    if (k == 0)
+        return err_set(e, ERR_USAGE, "%s: no run id starts with '%s'", s->path, prefix);
+    if (k > 1)
+        return err_set(e, ERR_USAGE, "run id '%s' is ambiguous: %s %s%s%s%s", prefix, seen[0],
+                       seen[1], k > 2 ? " " : "", k > 2 ? seen[2] : "", k > 3 ? " ..." : "");
+    return 0;
+}
+
+int store_run_truncate(store *s, const char *run, long step, err *e)
+{
+    int rc = begin(s, e);
+    if (rc)
+        return rc;
+    rc = write_rows(s, e);
+    return end(s, rc ? rc : truncate_rows(s, run, step, e), e);
+}
+
+int store_ckpt_put(store *s, const char *run, const char *kind, const store_ckpt *c, err *e)
+{
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    int resume = strcmp(kind, STORE_RESUME) == 0;
+    int rc = prep(s, "DELETE FROM checkpoints WHERE run = ? AND kind = 'resume'", &del, e);
+    rc = rc ? rc : prep(s, "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        &ins, e);
+    if (!rc) {
+        sqlite3_bind_text(del, 1, run, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 1, run, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 3, c->step);
+        sqlite3_bind_double(ins, 4, c->epoch);
+        sqlite3_bind_int64(ins, 5, (sqlite3_int64)c->n);
+        sqlite3_bind_blob64(ins, 6, c->theta, c->n * sizeof(double), SQLITE_STATIC);
+        if (c->state)
+            sqlite3_bind_blob64(ins, 7, c->state, c->nstate * sizeof(double), SQLITE_STATIC);
+        if (c->aux)
+            sqlite3_bind_blob64(ins, 8, c->aux, c->naux, SQLITE_STATIC);
+        sqlite3_bind_double(ins, 9, now());
+        rc = begin(s, e);
+        if (!rc) {
+            rc = write_rows(s, e);
+            rc = rc || !resume ? rc : done(s, del, e);
+            rc = end(s, rc ? rc : done(s, ins, e), e);
+        }
+    }
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+/* Copy a BLOB column into a new buffer (NULL, 0 for NULL). */
+static int blob(sqlite3_stmt *st, int col, void **out, size_t *bytes, err *e)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    *bytes = (size_t)sqlite3_column_bytes(st, col);
+    *out = NULL;
+    if (!p)
+        return 0;
+    if (!(*out = err_malloc(e, *bytes)))
+        return ERR_SYS;
+    memcpy(*out, p, *bytes);
+    return 0;
+}
+
+int store_ckpt_get(store *s, const char *run, const char *kind, long step,
+                   store_ckpt_data *c, int *found, err *e)
+{
+    memset(c, 0, sizeof *c);
+    *found = 0;
+    sqlite3_stmt *st;
+    int rc = prep(s, "SELECT step, epoch, n, theta, opt_state, aux FROM checkpoints "
+                     "WHERE run = ?1 AND kind = ?2 AND (?3 < 0 OR step = ?3) "
+                     "ORDER BY step DESC LIMIT 1", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, step);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        size_t tb, sb;
+        c->step = (long)sqlite3_column_int64(st, 0);
+        c->epoch = sqlite3_column_double(st, 1);
+        c->n = (size_t)sqlite3_column_int64(st, 2);
+        rc = blob(st, 3, (void **)&c->theta, &tb, e);
+        rc = rc ? rc : blob(st, 4, (void **)&c->state, &sb, e);
+        rc = rc ? rc : blob(st, 5, &c->aux, &c->naux, e);
+        c->nstate = sb / sizeof(double);
+        if (!rc && (tb != c->n * sizeof(double) || sb % sizeof(double)))
+            rc = err_set(e, ERR_DATA, "%s: checkpoint of run %.12s step %ld is corrupt "
+                         "(theta %zu bytes for n = %zu)", s->path, run, c->step, tb, c->n);
+        *found = !rc;
+        if (rc)
+            store_ckpt_data_free(c);
+    } else if (r != SQLITE_DONE) {
+        rc = db_err(s, r, "read checkpoint", e);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void store_ckpt_data_free(store_ckpt_data *c)
+{
+    free(c->theta);
+    free(c->state);
+    free(c->aux);
+    memset(c, 0, sizeof *c);
+}
+
+int store_ckpt_drop_resume(store *s, const char *run, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = prep(s, "DELETE FROM checkpoints WHERE run = ? AND kind = 'resume'", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+    rc = begin(s, e);
+    rc = rc ? rc : end(s, done(s, st, e), e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* --- probe tables --- */
+
+/* Prepare `sql` and bind run (?1) and step (?2); the caller binds the rest. */
+static int probe_stmt(store *s, const char *sql, const char *run, long step,
+                      sqlite3_stmt **st, err *e)
+{
+    int rc = prep(s, sql, st, e);
+    if (!rc) {
+        sqlite3_bind_text(*st, 1, run, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(*st, 2, step);
+    }
+    return rc;
+}
+
+/* Execute a prepared one-row statement in its own transaction and finalize it. */
+static int put1(store *s, sqlite3_stmt *st, err *e)
+{
+    int rc = begin(s, e);
+    rc = rc ? rc : end(s, done(s, st, e), e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_eigs_put(store *s, const char *run, long step, const char *method,
+                   const double *values, int k, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = probe_stmt(s, "INSERT OR REPLACE INTO hessian_eigs VALUES (?1, ?2, ?3, ?4, ?5)",
+                        run, step, &st, e);
+    if (rc || (rc = begin(s, e))) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    for (int i = 0; !rc && i < k; i++) {
+        sqlite3_bind_text(st, 3, method, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, i);
+        sqlite3_bind_double(st, 5, values[i]);
+        rc = done(s, st, e);
+    }
+    rc = end(s, rc, e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_density_put(store *s, const char *run, long step, const double *nodes,
+                      const double *weights, int k, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = probe_stmt(s, "INSERT OR REPLACE INTO density VALUES (?1, ?2, ?3, ?4, ?5)",
+                        run, step, &st, e);
+    if (rc || (rc = begin(s, e))) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    for (int i = 0; !rc && i < k; i++) {
+        sqlite3_bind_int(st, 3, i);
+        sqlite3_bind_double(st, 4, nodes[i]);
+        sqlite3_bind_double(st, 5, weights[i]);
+        rc = done(s, st, e);
+    }
+    rc = end(s, rc, e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_trace_put(store *s, const char *run, long step, double estimate, double stderr_,
+                    int samples, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = probe_stmt(s, "INSERT OR REPLACE INTO trace VALUES (?1, ?2, ?3, ?4, ?5)", run,
+                        step, &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_double(st, 3, estimate);
+    sqlite3_bind_double(st, 4, stderr_);
+    sqlite3_bind_int(st, 5, samples);
+    return put1(s, st, e);
+}
+
+int store_sharpness_put(store *s, const char *run, long step, const char *kind, double rho,
+                        double value, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = probe_stmt(s, "INSERT OR REPLACE INTO sharpness VALUES (?1, ?2, ?3, ?4, ?5)", run,
+                        step, &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 4, rho);
+    sqlite3_bind_double(st, 5, value);
+    return put1(s, st, e);
+}
+
+int store_collapse_put(store *s, const char *run, long step, const char *split,
+                       const double nc[4], err *e)
+{
+    sqlite3_stmt *st;
+    int rc = probe_stmt(s, "INSERT OR REPLACE INTO collapse VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        run, step, &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 3, split, -1, SQLITE_TRANSIENT);
+    for (int k = 0; k < 4; k++)
+        sqlite3_bind_double(st, 4 + k, nc[k]);
+    return put1(s, st, e);
+}
+
+int store_grid_put(store *s, const char *run, const store_grid *g, const double *loss,
+                   const double *acc, int *grid, err *e)
+{
+    sqlite3_stmt *q = NULL, *ig = NULL, *ip = NULL;
+    int rc = prep(s, "SELECT COALESCE(MAX(grid) + 1, 0) FROM landscape_grids WHERE run = ?", &q, e);
+    rc = rc ? rc : prep(s, "INSERT INTO landscape_grids VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        &ig, e);
+    rc = rc ? rc : prep(s, "INSERT INTO landscape_points VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &ip, e);
+    rc = rc ? rc : begin(s, e);
+    if (rc)
+        goto out;
+    sqlite3_bind_text(q, 1, run, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    *grid = r == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+    if (r != SQLITE_ROW)
+        rc = db_err(s, r, "landscape grid number", e);
+    sqlite3_bind_text(ig, 1, run, -1, SQLITE_STATIC);
+    sqlite3_bind_int(ig, 2, *grid);
+    sqlite3_bind_int64(ig, 3, g->step);
+    sqlite3_bind_text(ig, 4, g->split, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ig, 5, (sqlite3_int64)g->dir_seed);
+    sqlite3_bind_text(ig, 6, g->normalization, -1, SQLITE_STATIC);
+    sqlite3_bind_double(ig, 7, g->x0);
+    sqlite3_bind_double(ig, 8, g->x1);
+    sqlite3_bind_int(ig, 9, g->nx);
+    sqlite3_bind_double(ig, 10, g->y0);
+    sqlite3_bind_double(ig, 11, g->y1);
+    sqlite3_bind_int(ig, 12, g->ny);
+    rc = rc ? rc : done(s, ig, e);
+    for (int i = 0; !rc && i < g->ny; i++)
+        for (int j = 0; !rc && j < g->nx; j++) {
+            double a = g->nx > 1 ? g->x0 + (g->x1 - g->x0) * j / (g->nx - 1) : g->x0;
+            double b = g->ny > 1 ? g->y0 + (g->y1 - g->y0) * i / (g->ny - 1) : g->y0;
+            sqlite3_bind_text(ip, 1, run, -1, SQLITE_STATIC);
+            sqlite3_bind_int(ip, 2, *grid);
+            sqlite3_bind_int(ip, 3, i);
+            sqlite3_bind_int(ip, 4, j);
+            sqlite3_bind_double(ip, 5, a);
+            sqlite3_bind_double(ip, 6, b);
+            sqlite3_bind_double(ip, 7, loss[(size_t)i * (size_t)g->nx + (size_t)j]);
+            if (acc)
+                sqlite3_bind_double(ip, 8, acc[(size_t)i * (size_t)g->nx + (size_t)j]);
+            else
+                sqlite3_bind_null(ip, 8);
+            rc = done(s, ip, e);
+        }
+    rc = end(s, rc, e);
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(ig);
+    sqlite3_finalize(ip);
+    return rc;
+}
+
+/* --- merge --- */
+
+/* Copy one attached database `src` into main, inside the caller's transaction. */
+static int merge_one(store *s, err *e)
+{
+    /* A COMPLETED copy replaces an unfinished one: drop main's rows of those runs. */
+    static const char *const newer =
+        "(SELECT r.id FROM src.runs r JOIN main.runs m ON m.id = r.id "
+        "WHERE r.status = 'COMPLETED' AND m.status != 'COMPLETED')";
+    char sql[512];
+    int rc = 0;
+    for (size_t t = 0; !rc && t < NRUN_TABLES; t++) {
+        snprintf(sql, sizeof sql, "DELETE FROM main.%s WHERE run IN %s", run_tables[t], newer);
+        rc = exec(s, sql, e);
+    }
+    snprintf(sql, sizeof sql, "DELETE FROM main.params WHERE run IN %s", newer);
+    rc = rc ? rc : exec(s, sql, e);
+    snprintf(sql, sizeof sql, "DELETE FROM main.runs WHERE id IN %s", newer);
+    rc = rc ? rc : exec(s, sql, e);
+    static const char *const all[] = {"experiments", "runs", "experiment_runs", "params",
+                                      "metric_keys"};
+    for (size_t t = 0; !rc && t < sizeof all / sizeof all[0]; t++) {
+        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO main.%s SELECT * FROM src.%s", all[t],
+                 all[t]);
+        rc = exec(s, sql, e);
+    }
+    for (size_t t = 0; !rc && t < NRUN_TABLES; t++) {
+        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO main.%s SELECT * FROM src.%s",
+                 run_tables[t], run_tables[t]);
+        rc = exec(s, sql, e);
+    }
+    return rc;
+}
+
+int store_merge(const char *out, const char *const *ins, int n, err *e)
+{
+    store *s;
+    int rc = store_open(out, &s, e);
+    for (int i = 0; !rc && i < n; i++) {
+        store *in;
+        if (access(ins[i], R_OK) != 0) {
+            rc = err_set(e, ERR_DATA, "%s: %s", ins[i], strerror(errno));
+            break;
+        }
+        /* Opening it checks (and if needed migrates) its schema. */
+        if ((rc = store_open(ins[i], &in, e)))
+            break;
+        store_close(in);
+        sqlite3_stmt *st;
+        if ((rc = prep(s, "ATTACH DATABASE ? AS src", &st, e)))
+            break;
+        sqlite3_bind_text(st, 1, ins[i], -1, SQLITE_STATIC);
+        if ((rc = done(s, st, e))) {
+            sqlite3_finalize(st);
+            break;
+        }
+        sqlite3_finalize(st);
+        rc = begin(s, e);
+        if (!rc) {
+            rc = merge_one(s, e);
+            rc = rc ? rc : views_refresh(s, e);
+            rc = end(s, rc, e);
+        }
+        int r2 = exec(s, "DETACH DATABASE src", e);
+        rc = rc ? rc : r2;
+    }
+    if (rc)
+        err_wrap(e, "merge into %s", out);
+    store_close(s);
+    return rc;
+}

@@ -1,0 +1,392 @@
+/* test_store.c -- the results store (results/store.h): schema creation and
+ * versioning, run registration and claiming (live, dead and stale owners), metric
+ * buffering, checkpoints (bit-exact round trip, resume keeps only the latest),
+ * truncation for resume, id prefixes, probe tables, views, concurrent writers from
+ * forked processes, and idempotent merge. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../results/store.h"
+#include "check.h"
+
+static char dir[256];
+
+static void path(char *out, const char *name)
+{
+    snprintf(out, 512, "%s/%s", dir, name);
+}
+
+/* The first column of the first row of `sql` as a double (NAN when no row). */
+static double q1(store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    double v = NAN;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        return NAN;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static const char *text1(store *s, const char *sql, char *buf, size_t cap)
+{
+    sqlite3_stmt *st;
+    buf[0] = 0;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    return buf;
+}
+
+static void sql(store *s, const char *q)
+{
+    sqlite3_exec(store_db(s), q, NULL, NULL, NULL);
+}
+
+static const store_prov prov = {"test", "unknown", "cc", "cpu", "host", "blas", "test_store", 1};
+
+/* Run i of `tag`: the tag, two digits, then zeros to 64 characters. */
+static void id_of(char *id, const char *tag, int i)
+{
+    snprintf(id, 65, "%s%02d%060d", tag, i, 0);
+    id[64] = 0;
+}
+
+/* Register n runs of `tag` (params lr = 0.1, optim = sgd; seeds seed0, seed0 + 1, ...)
+ * in one seed group. */
+static int reg(store *s, const char *exp, const char *tag, int n, int seed0, err *e)
+{
+    char ids[8][65], grp[65], cfgs[8][64];
+    const char *keys[2] = {"lr", "optim"}, *vals[2] = {"0.1", "sgd"};
+    store_run runs[8];
+    memset(grp, '9', 64);
+    grp[64] = 0;
+    for (int i = 0; i < n; i++) {
+        id_of(ids[i], tag, i);
+        snprintf(cfgs[i], sizeof cfgs[i], "seed = %d\n", seed0 + i);
+        runs[i] = (store_run){ids[i], exp, grp, cfgs[i], "x", (uint64_t)(seed0 + i), 10, 2, keys, vals};
+    }
+    return store_runs_register(s, runs, (size_t)n, e);
+}
+
+static void test_schema(void)
+{
+    char p[512], buf[256];
+    err e = {0};
+    store *s;
+    path(p, "a.db");
+    int rc = store_open(p, &s, &e);
+    CHECK(rc == 0, "schema: create", "%s", e.msg);
+    if (rc)
+        return;
+    CHECK(q1(s, "PRAGMA user_version") == STORE_SCHEMA_VERSION, "schema: user_version", "%g",
+          q1(s, "PRAGMA user_version"));
+    CHECK(strcmp(text1(s, "PRAGMA journal_mode", buf, sizeof buf), "wal") == 0, "schema: WAL",
+          "%s", buf);
+    CHECK(q1(s, "SELECT count(*) FROM metric_keys WHERE key IN ('train_loss','lr','sharp_worst')")
+          == 3, "schema: metric_keys table filled", "-");
+    store_close(s);
+    rc = store_open(p, &s, &e);
+    CHECK(rc == 0, "schema: reopen", "%s", e.msg);
+    store_close(s);
+
+    /* a foreign database and a newer schema are refused */
+    sqlite3 *db;
+    path(p, "foreign.db");
+    sqlite3_open(p, &db);
+    sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    rc = store_open(p, &s, &e);
+    CHECK(rc == ERR_DATA && strstr(e.msg, "not a basin database"), "schema: foreign db refused",
+          "rc %d %s", rc, e.msg);
+    path(p, "newer.db");
+    sqlite3_open(p, &db);
+    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    rc = store_open(p, &s, &e);
+    CHECK(rc == ERR_DATA && strstr(e.msg, "newer"), "schema: newer version refused", "rc %d %s",
+          rc, e.msg);
+}
+
+static void test_runs(void)
+{
+    char p[512], id[65], st[16], ver[64], buf[256];
+    err e = {0};
+    store *s;
+    path(p, "runs.db");
+    if (store_open(p, &s, &e)) {
+        CHECK(0, "runs: open", "%s", e.msg);
+        return;
+    }
+    int rc = reg(s, "exp", "ab", 3, 1, &e);
+    CHECK(rc == 0, "runs: register", "%s", e.msg);
+    rc = reg(s, "exp", "ab", 3, 1, &e);
+    CHECK(rc == 0 && q1(s, "SELECT count(*) FROM runs") == 3, "runs: register twice is a no-op",
+          "%s", e.msg);
+    CHECK(q1(s, "SELECT num FROM params WHERE key = 'lr' LIMIT 1") == 0.1
+          && q1(s, "SELECT count(*) FROM params WHERE key = 'optim' AND num IS NULL") == 3,
+          "runs: params typed", "-");
+    CHECK(q1(s, "SELECT lr FROM runs_wide LIMIT 1") == 0.1
+          && strcmp(text1(s, "SELECT optim FROM runs_wide LIMIT 1", buf, sizeof buf), "sgd") == 0,
+          "runs: runs_wide has a column per param", "%s", buf);
+    id_of(id, "ab", 0);
+    store_run_status(s, id, st, ver, &e);
+    CHECK(strcmp(st, "PENDING") == 0, "runs: new run PENDING", "%s", st);
+
+    int res = -1;
+    rc = store_run_claim(s, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_CLAIMED, "claim: pending run", "rc %d res %d %s", rc, res, e.msg);
+    rc = store_run_claim(s, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_SKIP_BUSY, "claim: running with live owner is busy", "res %d", res);
+
+    /* a dead pid on this host: taken over */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    char q[256];
+    snprintf(q, sizeof q, "UPDATE runs SET owner_pid = %d WHERE id = '%s'", (int)child, id);
+    sql(s, q);
+    rc = store_run_claim(s, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_CLAIMED, "claim: dead owner taken over", "res %d", res);
+    /* another host: only a stale heartbeat frees it */
+    snprintf(q, sizeof q, "UPDATE runs SET owner_host = 'elsewhere', owner_pid = 1 WHERE id = '%s'", id);
+    sql(s, q);
+    rc = store_run_claim(s, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_SKIP_BUSY, "claim: other host, fresh heartbeat busy", "res %d", res);
+    snprintf(q, sizeof q, "UPDATE runs SET heartbeat = heartbeat - %g WHERE id = '%s'",
+             STORE_STALE_S + 1, id);
+    sql(s, q);
+    rc = store_run_claim(s, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_CLAIMED, "claim: stale heartbeat taken over", "res %d", res);
+
+    /* metrics, finish, completed skip, force */
+    for (long k = 0; k < 5; k++)
+        store_metric(s, id, "batch_loss", k, k / 5.0, 1.0 / (double)(k + 1), &e);
+    store_metric(s, id, "batch_loss", 4, 0.8, 0.125, &e);
+    rc = store_metric(s, id, "nonsense", 0, 0, 0, &e);
+    CHECK(rc == ERR_USAGE && strstr(e.msg, "nonsense"), "metrics: unknown key refused", "%s", e.msg);
+    CHECK(q1(s, "SELECT count(*) FROM metrics") == 0, "metrics: buffered until flush", "-");
+    rc = store_run_finish(s, id, STORE_COMPLETED, NULL, &e);
+    CHECK(rc == 0 && q1(s, "SELECT count(*) FROM metrics") == 5
+          && q1(s, "SELECT value FROM metrics WHERE step = 4") == 0.125,
+          "metrics: flushed on finish, later row replaces", "%s", e.msg);
+    CHECK(q1(s, "SELECT value FROM metrics_latest WHERE key = 'batch_loss'") == 0.125,
+          "views: metrics_latest", "-");
+    rc = store_run_claim(s, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_SKIP_COMPLETED, "claim: completed skipped", "res %d", res);
+    rc = store_run_claim(s, id, &prov, 1, &res, &e);
+    CHECK(rc == 0 && res == STORE_CLAIMED && q1(s, "SELECT count(*) FROM metrics") == 0,
+          "claim: --force reclaims and clears rows", "res %d", res);
+
+    /* prefixes */
+    rc = store_run_resolve(s, "ab01", buf, &e);
+    CHECK(rc == 0 && strncmp(buf, "ab01", 4) == 0 && strlen(buf) == 64, "resolve: unique prefix",
+          "%s", e.msg);
+    rc = store_run_resolve(s, "ab00", buf, &e);
+    CHECK(rc == 0, "resolve: another unique prefix", "%s", e.msg);
+    reg(s, "exp", "ab001", 1, 7, &e);   /* id "ab00100..." shares the prefix "ab00" */
+    rc = store_run_resolve(s, "ab00", buf, &e);
+    CHECK(rc == ERR_USAGE && strstr(e.msg, "ambiguous"), "resolve: ambiguous prefix", "%s", e.msg);
+    rc = store_run_resolve(s, "ffff", buf, &e);
+    CHECK(rc == ERR_USAGE && strstr(e.msg, "no run"), "resolve: no match", "%s", e.msg);
+    rc = store_run_resolve(s, "ab", buf, &e);
+    CHECK(rc == ERR_USAGE, "resolve: too short", "%s", e.msg);
+
+    /* seed groups: final values 1, 2, 3 -> mean 2, std 1 */
+    for (int i = 0; i < 3; i++) {
+        char rid[65];
+        id_of(rid, "ab", i);
+        store_run_claim(s, rid, &prov, 1, &res, &e);
+        store_metric(s, rid, "test_acc", 10, 1, i + 1.0, &e);
+        store_run_finish(s, rid, STORE_COMPLETED, NULL, &e);
+    }
+    CHECK(q1(s, "SELECT n FROM final_by_seed WHERE key = 'test_acc'") == 3
+          && q1(s, "SELECT mean FROM final_by_seed WHERE key = 'test_acc'") == 2,
+          "views: final_by_seed n and mean", "n %g", q1(s, "SELECT n FROM final_by_seed"));
+    check_close("views: final_by_seed std", q1(s, "SELECT std FROM final_by_seed WHERE key = 'test_acc'"),
+                1.0, 1e-15, 0);
+    store_close(s);
+}
+
+static void test_ckpt(void)
+{
+    char p[512], id[65];
+    err e = {0};
+    store *s;
+    path(p, "ckpt.db");
+    if (store_open(p, &s, &e) || reg(s, "exp", "cd", 1, 0, &e)) {
+        CHECK(0, "ckpt: open", "%s", e.msg);
+        return;
+    }
+    id_of(id, "cd", 0);
+    double th[5] = {1.0 / 3, -0.0, 1e-310, 2.5, -7}, stt[3] = {0.1, 0.2, 0.3};
+    unsigned char aux[7] = {1, 2, 3, 4, 5, 6, 7};
+    for (long k = 0; k < 30; k++)
+        store_metric(s, id, "lr", k, 0, 0.1, &e);
+    int rc = 0;
+    for (long step = 10; step <= 20; step += 10) {
+        th[3] = (double)step;
+        store_ckpt c = {step, step / 10.0, th, 5, stt, 3, aux, sizeof aux};
+        rc |= store_ckpt_put(s, id, STORE_RESUME, &c, &e);
+        rc |= store_ckpt_put(s, id, STORE_SNAPSHOT, &c, &e);
+    }
+    CHECK(rc == 0 && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'resume'") == 1
+          && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'snapshot'") == 2,
+          "ckpt: resume keeps the latest, snapshots all", "%s", e.msg);
+    CHECK(q1(s, "SELECT count(*) FROM metrics") == 30, "ckpt: commits the buffered metrics", "-");
+    store_ckpt_data d;
+    int found = 0;
+    rc = store_ckpt_get(s, id, STORE_RESUME, -1, &d, &found, &e);
+    CHECK(rc == 0 && found && d.step == 20 && d.n == 5 && d.nstate == 3 && d.naux == 7
+          && memcmp(d.theta, th, sizeof th) == 0 && memcmp(d.state, stt, sizeof stt) == 0
+          && memcmp(d.aux, aux, sizeof aux) == 0, "ckpt: bit-exact round trip", "%s", e.msg);
+    store_ckpt_data_free(&d);
+    rc = store_ckpt_get(s, id, STORE_SNAPSHOT, 10, &d, &found, &e);
+    CHECK(rc == 0 && found && d.step == 10 && d.theta[3] == 10, "ckpt: snapshot at a step", "-");
+    store_ckpt_data_free(&d);
+    rc = store_ckpt_get(s, id, STORE_SNAPSHOT, 15, &d, &found, &e);
+    CHECK(rc == 0 && !found, "ckpt: missing step not found", "-");
+
+    double ev[3] = {5, 2, 1}, w[3] = {0.5, 0.3, 0.2}, loss[6] = {1, 2, 3, 4, 5, 6}, nc[4] = {1, 2, 3, 4};
+    int grid = -1;
+    store_grid g = {25, "train", 7, "filter", -1, 1, -2, 2, 3, 2};
+    rc = store_eigs_put(s, id, 25, "lanczos", ev, 3, &e);
+    rc |= store_density_put(s, id, 25, ev, w, 3, &e);
+    rc |= store_trace_put(s, id, 25, 8.0, 0.5, 10, &e);
+    rc |= store_sharpness_put(s, id, 25, "sharp_worst", 0.05, 0.01, &e);
+    rc |= store_collapse_put(s, id, 25, "train", nc, &e);
+    rc |= store_grid_put(s, id, &g, loss, NULL, &grid, &e);
+    rc |= store_traj(s, id, "theta", 25, 0.5, -0.5, 1.0, &e);
+    rc |= store_flush(s, &e);
+    CHECK(rc == 0 && grid == 0 && q1(s, "SELECT count(*) FROM landscape_points") == 6
+          && q1(s, "SELECT beta FROM landscape_points WHERE i = 1 AND j = 2") == 2
+          && q1(s, "SELECT alpha FROM landscape_points WHERE i = 1 AND j = 2") == 1
+          && q1(s, "SELECT value FROM hessian_eigs WHERE k = 0") == 5,
+          "probes: tables written", "%s", e.msg);
+    rc = store_run_truncate(s, id, 10, &e);
+    CHECK(rc == 0 && q1(s, "SELECT max(step) FROM metrics") == 10
+          && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'snapshot'") == 1
+          && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'resume'") == 1
+          && q1(s, "SELECT count(*) FROM hessian_eigs") == 0
+          && q1(s, "SELECT count(*) FROM landscape_points") == 0
+          && q1(s, "SELECT count(*) FROM trajectories") == 0,
+          "truncate: rows past the checkpoint deleted", "%s", e.msg);
+    store_close(s);
+}
+
+/* Two processes write 3000 metric rows each, flushing every 100, on one file. */
+static void test_concurrent(void)
+{
+    char p[512];
+    err e = {0};
+    store *s;
+    path(p, "conc.db");
+    if (store_open(p, &s, &e) || reg(s, "exp", "ef", 2, 0, &e)) {
+        CHECK(0, "concurrent: open", "%s", e.msg);
+        return;
+    }
+    store_close(s);
+    pid_t kids[2];
+    for (int w = 0; w < 2; w++) {
+        if ((kids[w] = fork()) == 0) {
+            char id[65];
+            err ce = {0};
+            store *cs;
+            int rc = store_open(p, &cs, &ce);
+            id_of(id, "ef", w);
+            for (long k = 0; !rc && k < 3000; k++) {
+                rc = store_metric(cs, id, "batch_loss", k, 0, (double)k, &ce);
+                if (!rc && k % 100 == 99)
+                    rc = store_flush(cs, &ce) || store_run_heartbeat(cs, id, k, &ce);
+            }
+            if (rc)
+                fprintf(stderr, "worker %d: %s\n", w, ce.msg);
+            store_close(cs);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    int ok = 1;
+    for (int w = 0; w < 2; w++) {
+        int status;
+        waitpid(kids[w], &status, 0);
+        ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    store_open(p, &s, &e);
+    char buf[64];
+    CHECK(ok && q1(s, "SELECT count(*) FROM metrics") == 6000, "concurrent: 2 writers, all rows",
+          "ok %d rows %g", ok, q1(s, "SELECT count(*) FROM metrics"));
+    CHECK(strcmp(text1(s, "PRAGMA integrity_check", buf, sizeof buf), "ok") == 0,
+          "concurrent: integrity_check", "%s", buf);
+    store_close(s);
+}
+
+static void test_merge(void)
+{
+    char a[512], b[512], o[512];
+    const char *ins[2] = {a, b};
+    err e = {0};
+    store *s;
+    path(a, "m1.db");
+    path(b, "m2.db");
+    path(o, "merged.db");
+    int res, rc = 0;
+    for (int k = 0; k < 2; k++) {
+        rc |= store_open(ins[k], &s, &e);
+        rc |= reg(s, "exp", k ? "bb" : "aa", 2, 10 * k, &e);
+        for (int i = 0; i < 2; i++) {
+            char id[65];
+            id_of(id, k ? "bb" : "aa", i);
+            rc |= store_run_claim(s, id, &prov, 0, &res, &e);
+            for (long t = 0; t < 50; t++)
+                rc |= store_metric(s, id, "train_loss", t, 0, 1.0 / (double)(t + 1), &e);
+            rc |= store_run_finish(s, id, STORE_COMPLETED, NULL, &e);
+        }
+        store_close(s);
+    }
+    CHECK(rc == 0, "merge: inputs", "%s", e.msg);
+    rc = store_merge(o, ins, 2, &e);
+    CHECK(rc == 0, "merge: once", "%s", e.msg);
+    rc = store_merge(o, ins, 2, &e);
+    CHECK(rc == 0, "merge: twice", "%s", e.msg);
+    char buf[64];
+    if (!store_open(o, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM runs") == 4 && q1(s, "SELECT count(*) FROM metrics") == 200
+              && q1(s, "SELECT count(*) FROM params") == 8
+              && q1(s, "SELECT count(*) FROM experiment_runs") == 4,
+              "merge: no duplicates", "runs %g metrics %g", q1(s, "SELECT count(*) FROM runs"),
+              q1(s, "SELECT count(*) FROM metrics"));
+        CHECK(strcmp(text1(s, "PRAGMA integrity_check", buf, sizeof buf), "ok") == 0,
+              "merge: integrity_check", "%s", buf);
+        CHECK(q1(s, "SELECT lr FROM runs_wide LIMIT 1") == 0.1, "merge: runs_wide refreshed", "-");
+        store_close(s);
+    }
+    path(a, "missing.db");
+    rc = store_merge(o, ins, 1, &e);
+    CHECK(rc == ERR_DATA && strstr(e.msg, "missing.db"), "merge: missing input named", "%s", e.msg);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "%s/basin-store.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 3;
+    }
+    test_schema();
+    test_runs();
+    test_ckpt();
+    test_concurrent();
+    test_merge();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return check_done();
+}
