@@ -24,8 +24,8 @@ int cmd_init(session *s, err *e)
 {
     if (!s->c.out)
         return err_set(e, ERR_USAGE, "init: --out THETA.npy is required");
-    int rc = session_open(s, DATA_TRAIN, 0, e);
-    if (rc)
+    int rc = session_check_output(s->c.out, e);
+    if (rc || (rc = session_open(s, DATA_TRAIN, 0, e)))
         return rc;
     if ((rc = npy_write(s->c.out, s->theta, s->m->n, e)))
         return rc;
@@ -58,7 +58,7 @@ int cmd_eval(session *s, err *e)
         rc = rc ? rc : npy_write(c->grad_out, g, m->n, e);
     }
     if (!rc && c->jvp_in) {
-        rc = (v = err_malloc(e, m->n * sizeof *v)) ? npy_read_exact(c->jvp_in, v, m->n, e) : ERR_SYS;
+        rc = (v = err_malloc(e, m->n * sizeof *v)) ? session_read_vector(c->jvp_in, v, m->n, e) : ERR_SYS;
         rc = rc ? rc : model_jvp(m, s->theta, v, b, &st, e);
         if (!rc)
             printf("jvp=%.17g\n", st.jvp);
@@ -68,7 +68,7 @@ int cmd_eval(session *s, err *e)
     if (!rc && c->hvp_in) {
         v = err_malloc(e, m->n * sizeof *v);
         hv = err_malloc(e, m->n * sizeof *hv);
-        rc = v && hv ? npy_read_exact(c->hvp_in, v, m->n, e) : ERR_SYS;
+        rc = v && hv ? session_read_vector(c->hvp_in, v, m->n, e) : ERR_SYS;
         rc = rc ? rc : model_hvp(m, s->theta, v, b, NULL, hv, &st, e);
         if (!rc) {
             double vhv = 0;
@@ -112,8 +112,8 @@ int cmd_train(session *s, err *e)
     cfg *c = &s->c;
     if ((c->epochs > 0) == (c->steps > 0))
         return err_set(e, ERR_USAGE, "train: give exactly one of --epochs E or --steps S");
-    int rc = session_open(s, DATA_TRAIN, 1, e);
-    if (rc)
+    int rc = session_check_output(c->save, e);
+    if (rc || (rc = session_open(s, DATA_TRAIN, 1, e)))
         return rc;
     model *m = s->m;
     const data *d = s->train;

@@ -1,7 +1,9 @@
 /* session.c -- the set-up shared by commands that work on one model (session.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/npy.h"
 #include "../core/pool.h"
@@ -29,6 +31,29 @@ static int load_split(const cfg *c, enum data_split split, size_t samples, data 
     return data_load(&o, out, e);
 }
 
+int session_read_vector(const char *path, double *v, size_t n, err *e)
+{
+    int rc = npy_read_exact(path, v, n, e);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return err_set(e, ERR_DATA, "%s: element %zu is %g; vectors must be finite", path, i, v[i]);
+    return 0;
+}
+
+int session_check_output(const char *path, err *e)
+{
+    char dir[4096];
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!path)
+        return 0;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    if (access(dir, W_OK) != 0)
+        return err_set(e, ERR_SYS, "%s: cannot write into directory %s", path, dir);
+    return 0;
+}
+
 int session_open(session *s, enum data_split split, int with_test, err *e)
 {
     cfg *c = &s->c;
@@ -36,8 +61,7 @@ int session_open(session *s, enum data_split split, int with_test, err *e)
     if (c->threads && (rc = pool_set_threads(c->threads, e)))
         return rc;
     if (needs_data(c)) {
-        if ((rc = load_split(c, split, split == DATA_TRAIN ? c->data.samples : c->test_samples,
-                             &s->train, e)))
+        if ((rc = load_split(c, split, c->data.samples, &s->train, e)))
             return rc;
         const char *spec = c->data.spec ? c->data.spec : "fashion-mnist";
         int csv_single = strncmp(spec, "csv:", 4) == 0 && !strchr(spec, ',');
@@ -55,12 +79,8 @@ int session_open(session *s, enum data_split split, int with_test, err *e)
         return ERR_SYS;
     if (!c->init)
         return model_init(s->m, s->theta, c->seed, e);
-    if ((rc = npy_read_exact(c->init, s->theta, s->m->n, e)))
+    if ((rc = session_read_vector(c->init, s->theta, s->m->n, e)))
         return err_wrap(e, "--init (the %s model has %zu parameters)", s->m->kind, s->m->n);
-    for (size_t i = 0; i < s->m->n; i++)
-        if (!isfinite(s->theta[i]))
-            return err_set(e, ERR_DATA, "%s: element %zu is %g; theta must be finite",
-                           c->init, i, s->theta[i]);
     return 0;
 }
 

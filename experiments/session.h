@@ -16,10 +16,19 @@ typedef struct session {
     double *theta;          /* (m->n) */
 } session;
 
-/* Apply --threads, load the data (split `split`; also the test split when `with_test`,
- * unless the data has none), build the model, and set theta from --init (checked:
- * length and finiteness) or the seeded initialization. */
+/* Apply --threads, load the data (split `split` with --samples; also the test split
+ * with --test-samples when `with_test`, unless the data has none), build the model,
+ * and set theta from --init (checked: length and finiteness) or the seeded
+ * initialization. */
 int session_open(session *s, enum data_split split, int with_test, err *e);
+
+/* Read an .npy vector of exactly n elements into v, rejecting non-finite values
+ * (ERR_DATA naming the file and element). */
+int session_read_vector(const char *path, double *v, size_t n, err *e);
+
+/* Fail early (ERR_SYS) when the directory of an output file is not writable, so a
+ * long run does not end in an unwritable --save. NULL is fine. */
+int session_check_output(const char *path, err *e);
 
 /* Free what session_open made; safe on a partly opened session. */
 void session_close(session *s);
