@@ -142,13 +142,14 @@ static int hidden(cfg *c, const char *val, err *e)
     return 0;
 }
 
+static const char *const splits[] = {"train", "test", NULL};
+static const char *const subsets[] = {"first", "random", NULL};
+static const char *const imbs[] = {"step", "exp", NULL};
+static const char *const scales[] = {"default", "unit", "standardize", "none", NULL};
+static const char *const losses[] = {"ce", "mse", NULL};
+
 static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e)
 {
-    static const char *const splits[] = {"train", "test", NULL};
-    static const char *const subsets[] = {"first", "random", NULL};
-    static const char *const imbs[] = {"step", "exp", NULL};
-    static const char *const scales[] = {"default", "unit", "standardize", "none", NULL};
-    static const char *const losses[] = {"ce", "mse", NULL};
     double x = 0;
     int k = 0, rc = 0;
     switch (id) {
@@ -211,6 +212,77 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     case O_COUNT: break;
     }
     return rc;
+}
+
+/* The canonical text of option `id` in c: numbers with 17 significant digits, lists
+ * and choices by name, flags as true/false. Returns 0, or -1 for options that have no
+ * canonical form (files and output-only options). Add a case with every new option:
+ * experiment run ids hash these texts (experiments/sweep.c). */
+static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
+{
+    const char *t = NULL;
+    double x = NAN;
+    switch (id) {
+    case O_DATA: t = c->data.spec ? c->data.spec : "fashion-mnist"; break;
+    case O_SAMPLES: x = (double)c->data.samples; break;
+    case O_SUBSET: t = subsets[c->data.random_subset]; break;
+    case O_IMBALANCE: x = c->data.imbalance; break;
+    case O_IMBALANCE_TYPE: t = imbs[c->data.imbalance_type]; break;
+    case O_LABEL_NOISE: x = c->data.label_noise; break;
+    case O_SCALE: t = scales[c->data.scale]; break;
+    case O_SYNTH_DIM: x = c->data.synth_dim; break;
+    case O_SYNTH_CLASSES: x = c->data.synth_classes; break;
+    case O_SYNTH_NOISE: x = c->data.synth_noise; break;
+    case O_MODEL: t = c->model_kind; break;
+    case O_HIDDEN:
+        b[0] = 0;
+        for (int k = 0; k < c->model.nhidden; k++)
+            snprintf(b + strlen(b), cap - strlen(b), "%s%d", k ? "," : "", c->model.hidden[k]);
+        return 0;
+    case O_ACT: t = ad_act_name(c->model.act); break;
+    case O_SLOPE: x = c->model.leaky_slope; break;
+    case O_NO_BIAS: t = c->model.bias ? "false" : "true"; break;
+    case O_LOSS: t = losses[c->model.loss]; break;
+    case O_CHUNK: x = (double)c->model.chunk; break;
+    case O_SEED: x = (double)c->seed; break;
+    case O_INIT: t = c->init ? c->init : ""; break;
+    case O_OPTIM: t = c->optim; break;
+    case O_LR: x = c->hp.lr; break;
+    case O_MOMENTUM: x = c->hp.momentum; break;
+    case O_DAMPENING: x = c->hp.dampening; break;
+    case O_WEIGHT_DECAY: x = c->hp.weight_decay; break;
+    case O_NESTEROV: t = c->hp.nesterov ? "true" : "false"; break;
+    case O_BATCH: x = (double)c->batch; break;
+    case O_EPOCHS: x = (double)c->epochs; break;
+    case O_STEPS: x = (double)c->steps; break;
+    case O_NO_SHUFFLE: t = c->shuffle ? "false" : "true"; break;
+    case O_TEST_SAMPLES: x = (double)c->test_samples; break;
+    case O_SPLIT: case O_THREADS: case O_OUT: case O_GRAD_OUT: case O_JVP_IN: case O_HVP_IN:
+    case O_HVP_OUT: case O_SAVE: case O_QUIET: case O_COUNT:
+        return -1;
+    }
+    if (t)
+        snprintf(b, cap, "%s", t);
+    else
+        snprintf(b, cap, "%.17g", x);
+    return 0;
+}
+
+const char *cfg_option(int i, int *cmds, int *takes_value)
+{
+    if (i < 0 || i >= O_COUNT)
+        return NULL;
+    *cmds = rows[i].cmds;
+    *takes_value = rows[i].arg != NULL;
+    return rows[i].name;
+}
+
+int cfg_get(const cfg *c, const char *name, char *buf, size_t cap)
+{
+    for (int i = 0; i < O_COUNT; i++)
+        if (strcmp(name, rows[i].name) == 0)
+            return get(c, i, buf, cap);
+    return -1;
 }
 
 /* Edit distance, for "did you mean". */

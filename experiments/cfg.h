@@ -44,6 +44,15 @@ int cfg_set(cfg *c, int cmd, const char *name, const char *val, err *e);
 /* Parse argv[0..argc) of a command (after the command word). --help sets *help. */
 int cfg_parse_args(cfg *c, int cmd, int argc, char **argv, int *help, err *e);
 
+/* Row i of the option table (0, 1, ... until NULL): its name, the CMD_* bits it
+ * applies to, and whether it takes a value (else it is a flag). */
+const char *cfg_option(int i, int *cmds, int *takes_value);
+
+/* The canonical text of option `name` in c (every default resolved; numbers as %.17g,
+ * flags "true"/"false") into buf; -1 for options without one (output files, threads,
+ * quiet, split) or unknown names. Experiment run ids hash these texts. */
+int cfg_get(const cfg *c, const char *name, char *buf, size_t cap);
+
 /* Print the options of command `cmd` to stdout, one per line with help. */
 void cfg_print_help(int cmd);
 
