@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/pool.h"
+#include "../probes/sharp.h"
 #include "cfg.h"
 
 enum opt_id {
@@ -16,11 +17,14 @@ enum opt_id {
     O_OUT, O_GRAD_OUT, O_JVP_IN, O_HVP_IN, O_HVP_OUT,
     O_OPTIM, O_LR, O_MOMENTUM, O_DAMPENING, O_WEIGHT_DECAY, O_NESTEROV, O_BATCH,
     O_EPOCHS, O_STEPS, O_NO_SHUFFLE, O_TEST_SAMPLES, O_SAVE, O_QUIET,
+    O_TOP, O_BOTTOM, O_METHOD, O_TOL, O_MAX_ITER, O_TRACE, O_TRACE_SAMPLES, O_DENSITY,
+    O_SLQ_STEPS, O_SLQ_RUNS, O_BLOCK, O_KIND, O_RHO, O_ADAPTIVE, O_STEP_SIZE,
     O_COUNT
 };
 
-#define ALL (CMD_INIT | CMD_EVAL | CMD_TRAIN)
-#define DM (CMD_INIT | CMD_EVAL | CMD_TRAIN)   /* data and model options */
+#define PROBE (CMD_HESSIAN | CMD_SHARPNESS)
+#define ALL (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE)
+#define DM (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE)   /* data and model options */
 
 static const struct option_row {
     const char *name;
@@ -29,7 +33,7 @@ static const struct option_row {
     const char *help;
 } rows[O_COUNT] = {
     [O_DATA] = {"data", DM, "SPEC", "fashion-mnist (default), idx:DIR, csv:TRAIN[,TEST], blobs, spirals, teacher"},
-    [O_SPLIT] = {"split", CMD_EVAL, "train|test", "which split to evaluate on (default train)"},
+    [O_SPLIT] = {"split", CMD_EVAL | PROBE, "train|test", "which split to evaluate on (default train)"},
     [O_SAMPLES] = {"samples", DM, "N", "use N samples of the training split (default: all)"},
     [O_SUBSET] = {"subset", DM, "first|random", "first N in file order (default) or a seeded random subset"},
     [O_IMBALANCE] = {"imbalance", DM, "R", "minority classes keep 1/R of their samples (training split; default 1)"},
@@ -48,7 +52,7 @@ static const struct option_row {
     [O_CHUNK] = {"chunk", DM, "N", "physical chunk of rows per evaluation (default 256)"},
     [O_SEED] = {"seed", ALL, "S", "run seed: initialization, data order, subsets (default 0)"},
     [O_THREADS] = {"threads", ALL, "N", "threads (default: $BASIN_THREADS, else all cores)"},
-    [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN, "THETA.npy", "start from this parameter vector (default: seeded init)"},
+    [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN | PROBE, "THETA.npy", "start from this parameter vector (default: seeded init)"},
     [O_OUT] = {"out", CMD_INIT, "THETA.npy", "where to write the initial parameters (required)"},
     [O_GRAD_OUT] = {"grad-out", CMD_EVAL, "G.npy", "write the gradient of the mean loss"},
     [O_JVP_IN] = {"jvp-in", CMD_EVAL, "V.npy", "print jvp=<grad, V> computed in forward mode"},
@@ -62,11 +66,26 @@ static const struct option_row {
     [O_NESTEROV] = {"nesterov", CMD_TRAIN, NULL, "Nesterov momentum"},
     [O_BATCH] = {"batch", CMD_TRAIN, "B", "mini-batch size (default 128); the last short batch is kept"},
     [O_EPOCHS] = {"epochs", CMD_TRAIN, "E", "train for E epochs"},
-    [O_STEPS] = {"steps", CMD_TRAIN, "S", "train for S steps (instead of --epochs)"},
+    [O_STEPS] = {"steps", CMD_TRAIN | CMD_SHARPNESS, "S", "train for S steps (instead of --epochs); sharpness: ascent steps, samples (average) or L-BFGS-B iterations (keskar), default 10 (average 100)"},
     [O_NO_SHUFFLE] = {"no-shuffle", CMD_TRAIN, NULL, "sequential batches in file order"},
     [O_TEST_SAMPLES] = {"test-samples", CMD_TRAIN, "N", "evaluate on the first N test samples (default: all)"},
     [O_SAVE] = {"save", CMD_TRAIN, "THETA.npy", "write the final parameters"},
     [O_QUIET] = {"quiet", CMD_TRAIN, NULL, "no progress on stderr"},
+    [O_TOP] = {"top", CMD_HESSIAN, "K", "K largest eigenvalues (default 1; power: largest magnitude)"},
+    [O_BOTTOM] = {"bottom", CMD_HESSIAN, "K", "K most negative eigenvalues (Lanczos only; default 0)"},
+    [O_METHOD] = {"method", CMD_HESSIAN, "lanczos|power", "Lanczos with full reorthogonalization (default) or PyHessian's power iteration"},
+    [O_TOL] = {"tol", CMD_HESSIAN, "T", "Lanczos: residual estimates <= T*|lambda_max|; power and trace: PyHessian's relative-change rule (default 1e-3)"},
+    [O_MAX_ITER] = {"max-iter", CMD_HESSIAN, "N", "Lanczos steps, or power steps per eigenpair (default 100)"},
+    [O_TRACE] = {"trace", CMD_HESSIAN, NULL, "Hutchinson trace with Rademacher vectors: trace=... stderr=..."},
+    [O_TRACE_SAMPLES] = {"trace-samples", CMD_HESSIAN, "N", "Hutchinson: at most N samples (default 100)"},
+    [O_DENSITY] = {"density", CMD_HESSIAN, "FILE.csv", "SLQ spectral density (x,density on 10000 points); raw nodes to FILE_nodes.csv"},
+    [O_SLQ_STEPS] = {"slq-steps", CMD_HESSIAN, "M", "Lanczos steps per SLQ run (default 100)"},
+    [O_SLQ_RUNS] = {"slq-runs", CMD_HESSIAN, "N", "SLQ runs, each from its own random vector (default 1)"},
+    [O_BLOCK] = {"block", CMD_HESSIAN, "NAME", "restrict to one parameter block, e.g. 0.weight (its diagonal block of H)"},
+    [O_KIND] = {"kind", CMD_SHARPNESS, "NAME", "sam (default), worst-l2, worst-linf, average, keskar, flatness"},
+    [O_RHO] = {"rho", CMD_SHARPNESS, "R", "radius / noise scale / Keskar's epsilon (default 0.05; keskar 1e-3)"},
+    [O_ADAPTIVE] = {"adaptive", CMD_SHARPNESS, NULL, "scale perturbations elementwise by |theta| (sam, worst-*, average)"},
+    [O_STEP_SIZE] = {"step-size", CMD_SHARPNESS, "A", "ascent step of worst-* and flatness (default rho)"},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == O_COUNT, "one row per option");
 
@@ -147,6 +166,7 @@ static const char *const subsets[] = {"first", "random", NULL};
 static const char *const imbs[] = {"step", "exp", NULL};
 static const char *const scales[] = {"default", "unit", "standardize", "none", NULL};
 static const char *const losses[] = {"ce", "mse", NULL};
+static const char *const methods[] = {"lanczos", "power", NULL};
 
 static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e)
 {
@@ -209,6 +229,26 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     case O_TEST_SAMPLES: rc = count(name, v, 1, 1e9, &x, e); c->test_samples = (size_t)x; break;
     case O_SAVE: c->save = v; break;
     case O_QUIET: c->quiet = 1; break;
+    case O_TOP: rc = count(name, v, 0, 1e6, &x, e); c->top = (int)x; break;
+    case O_BOTTOM: rc = count(name, v, 0, 1e6, &x, e); c->bottom = (int)x; break;
+    case O_METHOD: rc = choice(name, v, methods, &k, e); c->power = k; break;
+    case O_TOL: rc = num(name, v, 1e-16, 1, &x, e); c->tol = x; break;
+    case O_MAX_ITER: rc = count(name, v, 1, 1e6, &x, e); c->max_iter = (long)x; break;
+    case O_TRACE: c->trace = 1; break;
+    case O_TRACE_SAMPLES: rc = count(name, v, 1, 1e9, &x, e); c->trace_samples = (long)x; break;
+    case O_DENSITY: c->density = v; break;
+    case O_SLQ_STEPS: rc = count(name, v, 1, 1e5, &x, e); c->slq_steps = (int)x; break;
+    case O_SLQ_RUNS: rc = count(name, v, 1, 1e5, &x, e); c->slq_runs = (int)x; break;
+    case O_BLOCK: c->block = v; break;
+    case O_KIND:
+        k = sharp_kind_parse(v);
+        if (k < 0)
+            return bad(e, name, v, "one of: sam worst-l2 worst-linf average keskar flatness");
+        c->sharp_kind = k;
+        break;
+    case O_RHO: rc = num(name, v, 1e-300, 1e6, &x, e); c->rho = x; break;
+    case O_ADAPTIVE: c->adaptive = 1; break;
+    case O_STEP_SIZE: rc = num(name, v, 1e-300, 1e6, &x, e); c->step_size = x; break;
     case O_COUNT: break;
     }
     return rc;
@@ -259,6 +299,11 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     case O_TEST_SAMPLES: x = (double)c->test_samples; break;
     case O_SPLIT: case O_THREADS: case O_OUT: case O_GRAD_OUT: case O_JVP_IN: case O_HVP_IN:
     case O_HVP_OUT: case O_SAVE: case O_QUIET: case O_COUNT:
+        return -1;
+    /* probe settings: measurements that never change a run's trajectory */
+    case O_TOP: case O_BOTTOM: case O_METHOD: case O_TOL: case O_MAX_ITER: case O_TRACE:
+    case O_TRACE_SAMPLES: case O_DENSITY: case O_SLQ_STEPS: case O_SLQ_RUNS: case O_BLOCK:
+    case O_KIND: case O_RHO: case O_ADAPTIVE: case O_STEP_SIZE:
         return -1;
     }
     if (t)

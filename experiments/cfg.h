@@ -13,7 +13,7 @@
 #include "../models/model.h"
 #include "../optim/opt.h"
 
-enum { CMD_INIT = 1, CMD_EVAL = 2, CMD_TRAIN = 4 };
+enum { CMD_INIT = 1, CMD_EVAL = 2, CMD_TRAIN = 4, CMD_HESSIAN = 8, CMD_SHARPNESS = 16 };
 
 typedef struct cfg {
     data_opts data;
@@ -31,6 +31,19 @@ typedef struct cfg {
     size_t test_samples;    /* 0: the whole test split */
     /* files */
     const char *init, *save, *out, *grad_out, *jvp_in, *hvp_in, *hvp_out;
+    /* probes (hessian, sharpness); 0 selects the probe's documented default */
+    int top, bottom;        /* eigenpairs: largest, most negative */
+    int power;              /* --method power (else Lanczos) */
+    double tol;             /* eigen and trace tolerance */
+    long max_iter;          /* Lanczos steps / power steps per pair */
+    int trace;              /* --trace: Hutchinson */
+    long trace_samples;     /* Hutchinson's sample cap */
+    const char *density;    /* SLQ density CSV */
+    int slq_steps, slq_runs;
+    const char *block;      /* restrict to this parameter block */
+    int sharp_kind;         /* enum sharp_kind, default SAM */
+    double rho, step_size;
+    int adaptive;
 } cfg;
 
 /* Defaults: fashion-mnist, mlp 256,256 relu, CE, sgd lr 0.01, batch 128, seed 0. */
@@ -50,7 +63,7 @@ const char *cfg_option(int i, int *cmds, int *takes_value);
 
 /* The canonical text of option `name` in c (every default resolved; numbers as %.17g,
  * flags "true"/"false") into buf; -1 for options without one (output files, threads,
- * quiet, split) or unknown names. Experiment run ids hash these texts. */
+ * quiet, split, probe settings) or unknown names. Experiment run ids hash these texts. */
 int cfg_get(const cfg *c, const char *name, char *buf, size_t cap);
 
 /* Print the options of command `cmd` to stdout, one per line with help. */
