@@ -6,6 +6,7 @@
  * input without AD_F_TAN contributes no tangent term. Dense products go through
  * CBLAS (GSL's interface, linked to OpenBLAS). */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <gsl/gsl_math.h>
 
@@ -209,14 +210,29 @@ static void add_rbackward(ad_graph *g, ad_node *n, size_t r)
 
 /* --- y = f(x) elementwise ---
  * y' = f'(x) x';  x_bar += f'(x) y_bar;  R{x_bar} += f'(x) R{y_bar} + f''(x) x' y_bar. */
+/* ReLU's rules all pass a value where the gate x > 0 and zero elsewhere. A mask
+ * instead of a branch: the signs of activations are random, and mispredicted
+ * branches made these loops cost a fifth of the step's GEMM time. */
+static void relu_gate(const double *restrict gate, const double *restrict v,
+                      double *restrict out, size_t m, int accumulate)
+{
+    for (size_t i = 0; i < m; i++) {
+        uint64_t b;
+        double d;
+        memcpy(&b, &v[i], sizeof b);
+        b &= -(uint64_t)(gate[i] > 0);
+        memcpy(&d, &b, sizeof d);
+        out[i] = accumulate ? out[i] + d : d;
+    }
+}
+
 static void act_forward(ad_graph *g, ad_node *n, size_t r)
 {
     const double *x = IN(n, 0)->val;
     size_t m = ad_node_size(n, r);
     double d1, d2;
-    if (n->iarg == AD_ACT_RELU) {   /* the common case, kept branch-light */
-        for (size_t i = 0; i < m; i++)
-            n->val[i] = x[i] > 0 ? x[i] : 0;
+    if (n->iarg == AD_ACT_RELU) {
+        relu_gate(x, x, n->val, m, 0);
         return;
     }
     for (size_t i = 0; i < m; i++)
@@ -228,6 +244,10 @@ static void act_tangent(ad_graph *g, ad_node *n, size_t r)
     const double *x = IN(n, 0)->val, *xd = IN(n, 0)->dot;
     size_t m = ad_node_size(n, r);
     double d1, d2;
+    if (n->iarg == AD_ACT_RELU) {
+        relu_gate(x, xd, n->dot, m, 0);
+        return;
+    }
     for (size_t i = 0; i < m; i++) {
         ad_act_eval(n->iarg, n->farg, x[i], &d1, &d2);
         n->dot[i] = d1 * xd[i];
@@ -240,8 +260,7 @@ static void act_backward(ad_graph *g, ad_node *n, size_t r)
     size_t m = ad_node_size(n, r);
     double d1, d2;
     if (n->iarg == AD_ACT_RELU) {
-        for (size_t i = 0; i < m; i++)
-            x->grad[i] += x->val[i] > 0 ? n->grad[i] : 0;
+        relu_gate(x->val, n->grad, x->grad, m, 1);
         return;
     }
     for (size_t i = 0; i < m; i++) {
@@ -255,6 +274,10 @@ static void act_rbackward(ad_graph *g, ad_node *n, size_t r)
     ad_node *x = IN(n, 0);
     size_t m = ad_node_size(n, r);
     double d1, d2;
+    if (n->iarg == AD_ACT_RELU) {   /* f'' = 0 */
+        relu_gate(x->val, n->rgrad, x->rgrad, m, 1);
+        return;
+    }
     for (size_t i = 0; i < m; i++) {
         ad_act_eval(n->iarg, n->farg, x->val[i], &d1, &d2);
         x->rgrad[i] += d1 * n->rgrad[i] + d2 * x->dot[i] * n->grad[i];
