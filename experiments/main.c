@@ -24,6 +24,14 @@ static const struct command {
     {"train", CMD_TRAIN, cmd_train, "basin train [model/data options] --optim sgd --lr ETA [--momentum MU] --batch B\n"
                          "            (--epochs E | --steps S) [--no-shuffle] [--init THETA.npy] [--save THETA.npy]\n"
                          "  Train with mini-batches, progress on stderr; print final train/test loss and accuracy."},
+    {"hessian", CMD_HESSIAN, cmd_hessian, "basin hessian [model/data options] [--init THETA.npy] [--top K] [--bottom K]\n"
+                             "              [--method lanczos|power] [--tol T] [--max-iter N] [--trace]\n"
+                             "              [--density FILE.csv] [--block NAME] [--seed S]\n"
+                             "  Extreme Hessian eigenvalues eig[i]=... with true residuals, Hutchinson trace,\n"
+                             "  SLQ spectral density, on the chosen samples (exact HVPs)."},
+    {"sharpness", CMD_SHARPNESS, cmd_sharpness, "basin sharpness [model/data options] [--init THETA.npy]\n"
+                                 "              --kind sam|worst-l2|worst-linf|average|keskar|flatness --rho R [--adaptive] [--steps N]\n"
+                                 "  Print sharpness=... of theta on the chosen samples."},
 };
 
 static void usage(FILE *f)

@@ -40,5 +40,7 @@ batch session_batch(const data *d);
 int cmd_init(session *s, err *e);
 int cmd_eval(session *s, err *e);
 int cmd_train(session *s, err *e);
+int cmd_hessian(session *s, err *e);     /* cmd_probe.c */
+int cmd_sharpness(session *s, err *e);   /* cmd_probe.c */
 
 #endif
