@@ -60,6 +60,10 @@ bench: deps
 $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/libbasin.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# the top Hessian eigenvalue beside the peer's power iteration (bench/bench_hessian.c)
+$(BUILD)/bench/bench_hessian: $(BUILD)/bench/bench_hessian.o $(BUILD)/libbasin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 san: deps
 	@$(MAKE) --no-print-directory BUILD=build/san \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
