@@ -19,11 +19,18 @@ enum opt_id {
     O_EPOCHS, O_STEPS, O_NO_SHUFFLE, O_TEST_SAMPLES, O_SAVE, O_QUIET,
     O_TOP, O_BOTTOM, O_METHOD, O_TOL, O_MAX_ITER, O_TRACE, O_TRACE_SAMPLES, O_DENSITY,
     O_SLQ_STEPS, O_SLQ_RUNS, O_BLOCK, O_KIND, O_RHO, O_ADAPTIVE, O_STEP_SIZE,
+    /* optimizers (optim/opt.h) and basin optimize */
+    O_BASE, O_WD_EXCLUDE, O_BETA1, O_BETA2, O_BETA3, O_ALPHA, O_T_ALPHA, O_T_BETA3, O_EPS,
+    O_ETA, O_SAM_M, O_GRAD_RHO, O_GRAD_NORM_RHO, O_GRAD_BETA0, O_GRAD_BETA1, O_GRAD_GAMMA,
+    O_GAM_EXACT, O_TANGENTS, O_ZO_EPS, O_ZO_SAMPLES, O_SCHEDULE, O_WARMUP, O_STEP_EVERY,
+    O_STEP_GAMMA, O_LR_MIN, O_PCT_START, O_LR_DECAY, O_GROKFAST_ALPHA, O_GROKFAST_LAMBDA,
+    O_FUNCTION, O_START,
     O_COUNT
 };
 
 #define PROBE (CMD_HESSIAN | CMD_SHARPNESS)
-#define ALL (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE)
+#define OPTIM (CMD_TRAIN | CMD_OPTIMIZE)   /* optimizer options */
+#define ALL (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE | CMD_OPTIMIZE)
 #define DM (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE)   /* data and model options */
 
 static const struct option_row {
@@ -58,15 +65,15 @@ static const struct option_row {
     [O_JVP_IN] = {"jvp-in", CMD_EVAL, "V.npy", "print jvp=<grad, V> computed in forward mode"},
     [O_HVP_IN] = {"hvp-in", CMD_EVAL, "V.npy", "direction of an exact Hessian-vector product"},
     [O_HVP_OUT] = {"hvp-out", CMD_EVAL, "HV.npy", "write H V (needs --hvp-in)"},
-    [O_OPTIM] = {"optim", CMD_TRAIN, "NAME", "optimizer: sgd (default)"},
-    [O_LR] = {"lr", CMD_TRAIN, "ETA", "learning rate (default 0.01)"},
-    [O_MOMENTUM] = {"momentum", CMD_TRAIN, "MU", "heavy-ball momentum (default 0)"},
-    [O_DAMPENING] = {"dampening", CMD_TRAIN, "TAU", "momentum dampening (default 0)"},
-    [O_WEIGHT_DECAY] = {"weight-decay", CMD_TRAIN, "L", "L2 weight decay (default 0)"},
-    [O_NESTEROV] = {"nesterov", CMD_TRAIN, NULL, "Nesterov momentum"},
+    [O_OPTIM] = {"optim", OPTIM, "NAME", "sgd (default), adam, adamw, diffgrad, ademamix, dog, sam, gam, forward-grad, mezo"},
+    [O_LR] = {"lr", OPTIM, "ETA", "base learning rate (default: sgd 0.01; adam, adamw, diffgrad, ademamix, mezo 1e-3; dog 1; sam, gam, forward-grad: their --base's)"},
+    [O_MOMENTUM] = {"momentum", OPTIM, "MU", "SGD heavy-ball momentum (default 0)"},
+    [O_DAMPENING] = {"dampening", OPTIM, "TAU", "SGD momentum dampening (default 0)"},
+    [O_WEIGHT_DECAY] = {"weight-decay", OPTIM, "L", "weight decay (default 0; adamw 1e-2); coupled L2, decoupled for adamw and ademamix"},
+    [O_NESTEROV] = {"nesterov", OPTIM, NULL, "SGD Nesterov momentum"},
     [O_BATCH] = {"batch", CMD_TRAIN, "B", "mini-batch size (default 128); the last short batch is kept"},
     [O_EPOCHS] = {"epochs", CMD_TRAIN, "E", "train for E epochs"},
-    [O_STEPS] = {"steps", CMD_TRAIN | CMD_SHARPNESS, "S", "train for S steps (instead of --epochs); sharpness: ascent steps, samples (average) or L-BFGS-B iterations (keskar), default 10 (average 100)"},
+    [O_STEPS] = {"steps", CMD_TRAIN | CMD_SHARPNESS | CMD_OPTIMIZE, "S", "train (optimize) for S steps (instead of --epochs); sharpness: ascent steps, samples (average) or L-BFGS-B iterations (keskar), default 10 (average 100)"},
     [O_NO_SHUFFLE] = {"no-shuffle", CMD_TRAIN, NULL, "sequential batches in file order"},
     [O_TEST_SAMPLES] = {"test-samples", CMD_TRAIN, "N", "evaluate on the first N test samples (default: all)"},
     [O_SAVE] = {"save", CMD_TRAIN, "THETA.npy", "write the final parameters"},
@@ -83,9 +90,40 @@ static const struct option_row {
     [O_SLQ_RUNS] = {"slq-runs", CMD_HESSIAN, "N", "SLQ runs, each from its own random vector (default 1)"},
     [O_BLOCK] = {"block", CMD_HESSIAN, "NAME", "restrict to one parameter block, e.g. 0.weight (its diagonal block of H)"},
     [O_KIND] = {"kind", CMD_SHARPNESS, "NAME", "sam (default), worst-l2, worst-linf, average, keskar, flatness"},
-    [O_RHO] = {"rho", CMD_SHARPNESS, "R", "radius / noise scale / Keskar's epsilon (default 0.05; keskar 1e-3)"},
-    [O_ADAPTIVE] = {"adaptive", CMD_SHARPNESS, NULL, "scale perturbations elementwise by |theta| (sam, worst-*, average)"},
+    [O_RHO] = {"rho", CMD_SHARPNESS | OPTIM, "R", "radius / noise scale / Keskar's epsilon (default 0.05; keskar 1e-3); --optim sam: SAM's radius (default 0.05)"},
+    [O_ADAPTIVE] = {"adaptive", CMD_SHARPNESS | OPTIM, NULL, "scale perturbations elementwise by |theta| (sam, worst-*, average); --optim sam/gam: ASAM"},
     [O_STEP_SIZE] = {"step-size", CMD_SHARPNESS, "A", "ascent step of worst-* and flatness (default rho)"},
+    [O_BASE] = {"base", OPTIM, "RULE", "update rule under sam, gam, forward-grad: sgd (default), adam, adamw, diffgrad, ademamix, dog"},
+    [O_WD_EXCLUDE] = {"wd-exclude", OPTIM, "ROLES", "parameter roles without weight decay: none, bias, norm, bias,norm (default none; mezo bias,norm)"},
+    [O_BETA1] = {"beta1", OPTIM, "B1", "Adam family first-moment factor (default 0.9)"},
+    [O_BETA2] = {"beta2", OPTIM, "B2", "Adam family second-moment factor (default 0.999)"},
+    [O_BETA3] = {"beta3", OPTIM, "B3", "AdEMAMix slow EMA factor (default 0.9999)"},
+    [O_ALPHA] = {"alpha", OPTIM, "A", "AdEMAMix slow EMA weight (default 2)"},
+    [O_T_ALPHA] = {"t-alpha", OPTIM, "T", "AdEMAMix alpha warm-up steps (default 0: none)"},
+    [O_T_BETA3] = {"t-beta3", OPTIM, "T", "AdEMAMix beta3 warm-up steps (default 0: none)"},
+    [O_EPS] = {"eps", OPTIM, "E", "Adam family epsilon (default 1e-8)"},
+    [O_ETA] = {"eta", OPTIM, "H", "ASAM: a = |theta| + eta on weight blocks (default 0, davda54's adaptive SAM)"},
+    [O_SAM_M] = {"sam-m", OPTIM, "M", "SAM m-sharpness: perturb sub-batches of M samples separately (default: the whole batch)"},
+    [O_GRAD_RHO] = {"grad-rho", OPTIM, "R", "GAM rho' (default 0.03)"},
+    [O_GRAD_NORM_RHO] = {"grad-norm-rho", OPTIM, "R", "GAM rho (default 0.2)"},
+    [O_GRAD_BETA0] = {"grad-beta0", OPTIM, "B", "GAM beta0 (default 0.1)"},
+    [O_GRAD_BETA1] = {"grad-beta1", OPTIM, "B", "GAM beta1 (default 0.1)"},
+    [O_GRAD_GAMMA] = {"grad-gamma", OPTIM, "G", "GAM gamma (default 0.05)"},
+    [O_GAM_EXACT] = {"gam-exact", OPTIM, NULL, "GAM with an exact Hessian-vector product for g1 - g0 (a variant, not the released GAM)"},
+    [O_TANGENTS] = {"tangents", OPTIM, "K", "forward gradient: tangents averaged per step (default 1)"},
+    [O_ZO_EPS] = {"zo-eps", OPTIM, "E", "MeZO perturbation scale (default 1e-3)"},
+    [O_ZO_SAMPLES] = {"zo-samples", OPTIM, "N", "MeZO: random directions averaged per step (default 1)"},
+    [O_SCHEDULE] = {"schedule", OPTIM, "NAME", "learning-rate schedule: constant (default), step, cosine, onecycle, exp"},
+    [O_WARMUP] = {"warmup", OPTIM, "W", "linear warm-up steps of constant, step and cosine (default 0)"},
+    [O_STEP_EVERY] = {"step-every", OPTIM, "S", "step schedule: multiply the lr by --step-gamma every S steps (default 30)"},
+    [O_STEP_GAMMA] = {"step-gamma", OPTIM, "G", "step schedule factor (default 0.1)"},
+    [O_LR_MIN] = {"lr-min", OPTIM, "F", "cosine: final lr as a fraction of --lr (default 0)"},
+    [O_PCT_START] = {"pct-start", OPTIM, "P", "one-cycle: fraction of the steps spent rising (default 0.3)"},
+    [O_LR_DECAY] = {"lr-decay", OPTIM, "K", "exp schedule: lr exp(-(t-1) K) (default 0)"},
+    [O_GROKFAST_ALPHA] = {"grokfast-alpha", OPTIM, "A", "Grokfast EMA factor (default 0.98)"},
+    [O_GROKFAST_LAMBDA] = {"grokfast-lambda", OPTIM, "L", "Grokfast: g += L * EMA(g) (default 0: off)"},
+    [O_FUNCTION] = {"function", CMD_OPTIMIZE, "NAME", "the 2-D test function (required): rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b"},
+    [O_START] = {"start", CMD_OPTIMIZE, "X,Y", "start point (default: the function's own)"},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == O_COUNT, "one row per option");
 
@@ -167,6 +205,42 @@ static const char *const imbs[] = {"step", "exp", NULL};
 static const char *const scales[] = {"default", "unit", "standardize", "none", NULL};
 static const char *const losses[] = {"ce", "mse", NULL};
 static const char *const methods[] = {"lanczos", "power", NULL};
+static const char *const roles[] = {"weight", "bias", "norm", NULL};   /* enum block_role */
+
+/* --wd-exclude: "none" or a comma list of roles, into a mask of 1 << ROLE_*. */
+static int role_mask(const char *name, const char *v, int *mask, err *e)
+{
+    *mask = 0;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, ",");
+        int k = -1;
+        for (int r = 0; roles[r]; r++)
+            if (strlen(roles[r]) == len && strncmp(p, roles[r], len) == 0)
+                k = r;
+        if (k < 0)
+            return bad(e, name, v, "none or a list of roles (bias, norm, weight), like bias,norm");
+        *mask |= 1 << k;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* --start X,Y */
+static int point(const char *name, const char *v, double xy[2], err *e)
+{
+    char *end;
+    errno = 0;
+    xy[0] = strtod(v, &end);
+    if (end == v || *end != ',' || errno || !isfinite(xy[0]))
+        return bad(e, name, v, "a point X,Y");
+    const char *q = end + 1;
+    xy[1] = strtod(q, &end);
+    if (end == q || *end || errno || !isfinite(xy[1]))
+        return bad(e, name, v, "a point X,Y");
+    return 0;
+}
 
 static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e)
 {
@@ -200,7 +274,7 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     case O_NO_BIAS: c->model.bias = 0; break;
     case O_LOSS: rc = choice(name, v, losses, &k, e); c->model.loss = k; break;
     case O_CHUNK: rc = count(name, v, 1, 1 << 20, &x, e); c->model.chunk = (size_t)x; break;
-    case O_SEED: rc = count(name, v, 0, 9007199254740992.0, &x, e); c->seed = (uint64_t)x; break;
+    case O_SEED: rc = count(name, v, 0, 9007199254740992.0, &x, e); c->seed = c->hp.seed = (uint64_t)x; break;
     case O_THREADS:
         c->threads = pool_parse_threads(v);
         if (c->threads < 0)
@@ -246,9 +320,53 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
             return bad(e, name, v, "one of: sam worst-l2 worst-linf average keskar flatness");
         c->sharp_kind = k;
         break;
-    case O_RHO: rc = num(name, v, 1e-300, 1e6, &x, e); c->rho = x; break;
-    case O_ADAPTIVE: c->adaptive = 1; break;
+    case O_RHO: rc = num(name, v, 1e-300, 1e6, &x, e); c->rho = c->hp.rho = x; break;
+    case O_ADAPTIVE: c->adaptive = c->hp.adaptive = 1; break;
     case O_STEP_SIZE: rc = num(name, v, 1e-300, 1e6, &x, e); c->step_size = x; break;
+    case O_BASE:
+        if (strlen(v) >= sizeof c->hp.base)
+            return bad(e, name, v, "an update rule name (too long)");
+        snprintf(c->hp.base, sizeof c->hp.base, "%s", v);
+        break;
+    case O_WD_EXCLUDE: rc = role_mask(name, v, &c->hp.wd_exclude, e); break;
+    case O_BETA1: rc = num(name, v, 0, 0.999999999999, &x, e); c->hp.beta1 = x; break;
+    case O_BETA2: rc = num(name, v, 0, 0.999999999999, &x, e); c->hp.beta2 = x; break;
+    case O_BETA3: rc = num(name, v, 0, 0.999999999999, &x, e); c->hp.beta3 = x; break;
+    case O_ALPHA: rc = num(name, v, 0, 1e6, &x, e); c->hp.alpha = x; break;
+    case O_T_ALPHA: rc = count(name, v, 0, 1e12, &x, e); c->hp.t_alpha = (long)x; break;
+    case O_T_BETA3: rc = count(name, v, 0, 1e12, &x, e); c->hp.t_beta3 = (long)x; break;
+    case O_EPS: rc = num(name, v, 1e-300, 1, &x, e); c->hp.eps = x; break;
+    case O_ETA: rc = num(name, v, 0, 1e6, &x, e); c->hp.eta = x; break;
+    case O_SAM_M: rc = count(name, v, 1, 1e9, &x, e); c->hp.sam_m = (size_t)x; break;
+    case O_GRAD_RHO: rc = num(name, v, 0, 1e6, &x, e); c->hp.grad_rho = x; break;
+    case O_GRAD_NORM_RHO: rc = num(name, v, 0, 1e6, &x, e); c->hp.grad_norm_rho = x; break;
+    case O_GRAD_BETA0: rc = num(name, v, 0, 1e6, &x, e); c->hp.grad_beta0 = x; break;
+    case O_GRAD_BETA1: rc = num(name, v, 0, 1e6, &x, e); c->hp.grad_beta1 = x; break;
+    case O_GRAD_GAMMA: rc = num(name, v, 0, 1e6, &x, e); c->hp.grad_gamma = x; break;
+    case O_GAM_EXACT: c->hp.gam_exact = 1; break;
+    case O_TANGENTS: rc = count(name, v, 1, 65536, &x, e); c->hp.tangents = (int)x; break;
+    case O_ZO_EPS: rc = num(name, v, 1e-300, 1e6, &x, e); c->hp.zo_eps = x; break;
+    case O_ZO_SAMPLES: rc = count(name, v, 1, 65536, &x, e); c->hp.zo_samples = (int)x; break;
+    case O_SCHEDULE:
+        k = sched_parse(v);
+        if (k < 0)
+            return bad(e, name, v, "one of: constant step cosine onecycle exp");
+        c->hp.sched.kind = k;
+        break;
+    case O_WARMUP: rc = count(name, v, 0, 1e12, &x, e); c->hp.sched.warmup = (long)x; break;
+    case O_STEP_EVERY: rc = count(name, v, 1, 1e12, &x, e); c->hp.sched.step_every = (long)x; break;
+    case O_STEP_GAMMA: rc = num(name, v, 0, 1e6, &x, e); c->hp.sched.step_gamma = x; break;
+    case O_LR_MIN: rc = num(name, v, 0, 1, &x, e); c->hp.sched.lr_min = x; break;
+    case O_PCT_START: rc = num(name, v, 1e-9, 0.999999999, &x, e); c->hp.sched.pct_start = x; break;
+    case O_LR_DECAY: rc = num(name, v, 0, 1e6, &x, e); c->hp.sched.decay = x; break;
+    case O_GROKFAST_ALPHA: rc = num(name, v, 0, 0.999999999999, &x, e); c->hp.grokfast_alpha = x; break;
+    case O_GROKFAST_LAMBDA: rc = num(name, v, 0, 1e6, &x, e); c->hp.grokfast_lambda = x; break;
+    case O_FUNCTION:
+        if (strlen(v) >= sizeof c->model_kind)
+            return bad(e, name, v, "a function name (too long)");
+        snprintf(c->model_kind, sizeof c->model_kind, "%s", v);
+        break;
+    case O_START: rc = point(name, v, c->start, e); c->has_start = !rc; break;
     case O_COUNT: break;
     }
     return rc;
@@ -262,6 +380,8 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
 {
     const char *t = NULL;
     double x = NAN;
+    opt_hparams hp = c->hp;   /* with the optimizer's defaults resolved */
+    opt_defaults(c->optim, &hp);
     switch (id) {
     case O_DATA: t = c->data.spec ? c->data.spec : "fashion-mnist"; break;
     case O_SAMPLES: x = (double)c->data.samples; break;
@@ -287,10 +407,10 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     case O_SEED: x = (double)c->seed; break;
     case O_INIT: t = c->init ? c->init : ""; break;
     case O_OPTIM: t = c->optim; break;
-    case O_LR: x = c->hp.lr; break;
+    case O_LR: x = hp.lr; break;
     case O_MOMENTUM: x = c->hp.momentum; break;
     case O_DAMPENING: x = c->hp.dampening; break;
-    case O_WEIGHT_DECAY: x = c->hp.weight_decay; break;
+    case O_WEIGHT_DECAY: x = hp.weight_decay; break;
     case O_NESTEROV: t = c->hp.nesterov ? "true" : "false"; break;
     case O_BATCH: x = (double)c->batch; break;
     case O_EPOCHS: x = (double)c->epochs; break;
@@ -303,8 +423,53 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     /* probe settings: measurements that never change a run's trajectory */
     case O_TOP: case O_BOTTOM: case O_METHOD: case O_TOL: case O_MAX_ITER: case O_TRACE:
     case O_TRACE_SAMPLES: case O_DENSITY: case O_SLQ_STEPS: case O_SLQ_RUNS: case O_BLOCK:
-    case O_KIND: case O_RHO: case O_ADAPTIVE: case O_STEP_SIZE:
+    case O_KIND: case O_STEP_SIZE:
         return -1;
+    /* optimizer settings (rho and adaptive are also the sharpness probe's) */
+    case O_RHO: x = c->hp.rho; break;
+    case O_ADAPTIVE: t = c->hp.adaptive ? "true" : "false"; break;
+    case O_BASE: t = c->hp.base[0] ? c->hp.base : "sgd"; break;
+    case O_WD_EXCLUDE:
+        b[0] = 0;
+        for (int r = 0; roles[r]; r++)
+            if (hp.wd_exclude & 1 << r)
+                snprintf(b + strlen(b), cap - strlen(b), "%s%s", b[0] ? "," : "", roles[r]);
+        if (!b[0])
+            snprintf(b, cap, "none");
+        return 0;
+    case O_BETA1: x = c->hp.beta1; break;
+    case O_BETA2: x = c->hp.beta2; break;
+    case O_BETA3: x = c->hp.beta3; break;
+    case O_ALPHA: x = c->hp.alpha; break;
+    case O_T_ALPHA: x = (double)c->hp.t_alpha; break;
+    case O_T_BETA3: x = (double)c->hp.t_beta3; break;
+    case O_EPS: x = c->hp.eps; break;
+    case O_ETA: x = c->hp.eta; break;
+    case O_SAM_M: x = (double)c->hp.sam_m; break;
+    case O_GRAD_RHO: x = c->hp.grad_rho; break;
+    case O_GRAD_NORM_RHO: x = c->hp.grad_norm_rho; break;
+    case O_GRAD_BETA0: x = c->hp.grad_beta0; break;
+    case O_GRAD_BETA1: x = c->hp.grad_beta1; break;
+    case O_GRAD_GAMMA: x = c->hp.grad_gamma; break;
+    case O_GAM_EXACT: t = c->hp.gam_exact ? "true" : "false"; break;
+    case O_TANGENTS: x = c->hp.tangents; break;
+    case O_ZO_EPS: x = c->hp.zo_eps; break;
+    case O_ZO_SAMPLES: x = c->hp.zo_samples; break;
+    case O_SCHEDULE: t = sched_name(c->hp.sched.kind); break;
+    case O_WARMUP: x = (double)c->hp.sched.warmup; break;
+    case O_STEP_EVERY: x = (double)c->hp.sched.step_every; break;
+    case O_STEP_GAMMA: x = c->hp.sched.step_gamma; break;
+    case O_LR_MIN: x = c->hp.sched.lr_min; break;
+    case O_PCT_START: x = c->hp.sched.pct_start; break;
+    case O_LR_DECAY: x = c->hp.sched.decay; break;
+    case O_GROKFAST_ALPHA: x = c->hp.grokfast_alpha; break;
+    case O_GROKFAST_LAMBDA: x = c->hp.grokfast_lambda; break;
+    case O_FUNCTION: t = c->model_kind; break;
+    case O_START:
+        if (!c->has_start)
+            return -1;
+        snprintf(b, cap, "%.17g,%.17g", c->start[0], c->start[1]);
+        return 0;
     }
     if (t)
         snprintf(b, cap, "%s", t);

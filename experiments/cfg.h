@@ -13,7 +13,8 @@
 #include "../models/model.h"
 #include "../optim/opt.h"
 
-enum { CMD_INIT = 1, CMD_EVAL = 2, CMD_TRAIN = 4, CMD_HESSIAN = 8, CMD_SHARPNESS = 16 };
+enum { CMD_INIT = 1, CMD_EVAL = 2, CMD_TRAIN = 4, CMD_HESSIAN = 8, CMD_SHARPNESS = 16,
+       CMD_OPTIMIZE = 32 };
 
 typedef struct cfg {
     data_opts data;
@@ -44,6 +45,9 @@ typedef struct cfg {
     int sharp_kind;         /* enum sharp_kind, default SAM */
     double rho, step_size;
     int adaptive;
+    /* basin optimize */
+    double start[2];        /* --start X,Y */
+    int has_start;
 } cfg;
 
 /* Defaults: fashion-mnist, mlp 256,256 relu, CE, sgd lr 0.01, batch 128, seed 0. */

@@ -32,6 +32,9 @@ static const struct command {
     {"sharpness", CMD_SHARPNESS, cmd_sharpness, "basin sharpness [model/data options] [--init THETA.npy]\n"
                                  "              --kind sam|worst-l2|worst-linf|average|keskar|flatness --rho R [--adaptive] [--steps N]\n"
                                  "  Print sharpness=... of theta on the chosen samples."},
+    {"optimize", CMD_OPTIMIZE, cmd_optimize, "basin optimize --function rosenbrock|beale|himmelblau|rastrigin|quadratic:a,b\n"
+                               "               [--start X,Y] --optim NAME [optimizer options] --steps N [--seed S]\n"
+                               "  Race an optimizer on a 2-D test function: CSV step,x,y,f from step 0 (the start)."},
 };
 
 static void usage(FILE *f)

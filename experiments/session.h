@@ -42,5 +42,6 @@ int cmd_eval(session *s, err *e);
 int cmd_train(session *s, err *e);
 int cmd_hessian(session *s, err *e);     /* cmd_probe.c */
 int cmd_sharpness(session *s, err *e);   /* cmd_probe.c */
+int cmd_optimize(session *s, err *e);    /* cmd_optimize.c */
 
 #endif
