@@ -72,6 +72,13 @@ typedef struct model_vt {
     int (*features)(model *m, const double *theta, batch b, double *f, err *e);
     int (*init)(model *m, double *theta, uint64_t seed, err *e);
     void (*free)(model *m);
+    /* Optional (NULL: callers evaluate model_loss point by point; probes/landscape.h).
+     * st[k] = the loss and #correct of model_loss at theta0 + xs[k] d1 + ys[k] d2 on b,
+     * for k < npts (d2 NULL: a line, ys ignored), equal to it to 1e-12 relative; the
+     * batch has been checked by the caller. Bit-identical for a given thread count. */
+    int (*plane)(model *m, const double *theta0, const double *d1, const double *d2,
+                 const double *xs, const double *ys, size_t npts, batch b, model_stats *st,
+                 err *e);
 } model_vt;
 
 struct model {
