@@ -7,9 +7,13 @@
  * after 4 epochs of SGD (lr 0.05, momentum 0.9, 78 sequential batches of 128; the peer
  * times its power iteration after 1 + 3 such epochs). Then, each timed from its first
  * HVP to its answer, on the whole 10,000-sample batch:
- *   lanczos  Lanczos with full reorthogonalization until the top Ritz value's
- *            residual estimate is <= tol * |lambda| (tol 1e-3: |error| <= 1e-3 lambda)
- *   power    PyHessian's power iteration, its rule |dt|/(|t|+1e-6) < 1e-3
+ *   lanczos      Lanczos with full reorthogonalization from a normal random vector
+ *                until the top Ritz value's residual estimate is <= tol * |lambda|
+ *                (tol 1e-3: |error| <= 1e-3 lambda), as `basin hessian` does
+ *   lanczos_gap  started from g/||g|| + 0.3 r/||r|| (g the full-batch gradient, its
+ *                time included; r normal random), stopped when the gap-form error
+ *                estimate min(est, est^2/gap) <= tol * |lambda| (hess_lanczos_bound)
+ *   power        PyHessian's power iteration, its rule |dt|/(|t|+1e-6) < 1e-3
  * With --check, a reference Lanczos run (residual 1e-10) gives both true errors.
  *
  * Output: `name value unit` lines; '#' lines are notes. Usage:
@@ -49,23 +53,36 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Lanczos from a normal random start until the top residual estimate <= tol*|lambda|. */
-static double lanczos_top(hess_op *op, double tol, int max_iter, uint64_t seed, double *est, int *steps)
+/* v (n) = g/||g|| * wg + r/||r|| with r normal random (wg = 0: random only). */
+static void start_vector(const double *g, double wg, uint64_t seed, uint64_t sub, double *v, size_t n)
+{
+    gsl_rng *r = rng_stream(seed, RNG_PROBE, sub);
+    check(r ? 0 : ERR_SYS, "rng");
+    double rn = 0, gn = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = gsl_ran_gaussian(r, 1.0);
+        rn += v[i] * v[i];
+        gn += g ? g[i] * g[i] : 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (g && gn > 0 ? wg * g[i] / sqrt(gn) : 0) + v[i] / sqrt(rn);
+    rng_free(r);
+}
+
+/* Lanczos from v0 until the top Ritz value's error measure <= tol*|lambda|. */
+static double lanczos_top(hess_op *op, const double *v0, double tol, enum hess_stop stop,
+                          double *est, int *steps)
 {
     hess_lanczos *L = NULL;
-    gsl_rng *r = rng_stream(seed, RNG_PROBE, 0);
-    check(r ? hess_lanczos_new(op->n, max_iter, &L, &E) : ERR_SYS, "lanczos workspace");
-    for (size_t i = 0; i < op->n; i++)
-        L->w[i] = gsl_ran_gaussian(r, 1.0);
-    check(hess_lanczos_init(L, L->w, &E), "lanczos init");
+    check(hess_lanczos_new(op->n, 100, &L, &E), "lanczos workspace");
+    check(hess_lanczos_init(L, v0, &E), "lanczos init");
     do
         check(hess_lanczos_iterate(L, op, &E), "lanczos step");
-    while (hess_lanczos_test(L, 1, 0, tol) == GSL_CONTINUE && L->m < L->max_iter);
+    while (hess_lanczos_test(L, 1, 0, tol, stop) == GSL_CONTINUE && L->m < L->max_iter);
     double top = L->ritz[L->m - 1];
-    *est = L->est[L->m - 1];
+    *est = stop == HESS_STOP_GAP ? hess_lanczos_bound(L, L->m - 1) : L->est[L->m - 1];
     *steps = L->m;
     hess_lanczos_free(L);
-    rng_free(r);
     return top;
 }
 
@@ -134,8 +151,8 @@ int main(int argc, char **argv)
 
     hess_op *op = hess_op_model(m, theta, (batch){d->x, d->y, NULL, d->n}, &E);
     check(op ? 0 : ERR_SYS, "operator");
-    double *v = malloc(n * sizeof *v), *hv = malloc(n * sizeof *hv);
-    check(v && hv ? 0 : ERR_SYS, "allocation");
+    double *v = malloc(n * sizeof *v), *hv = malloc(n * sizeof *hv), *g = malloc(n * sizeof *g);
+    check(v && hv && g ? 0 : ERR_SYS, "allocation");
     for (size_t i = 0; i < n; i++)
         v[i] = 1.0 / sqrt((double)n);
     double t0 = now();
@@ -145,13 +162,23 @@ int main(int argc, char **argv)
     double est;
     int steps, lan_steps;
     long a0 = op->applies;
+    start_vector(NULL, 0, seed, 0, v, n);
     t0 = now();
-    double lam = lanczos_top(op, tol, 100, seed, &est, &lan_steps);
+    double lam = lanczos_top(op, v, tol, HESS_STOP_RESIDUAL, &est, &lan_steps);
     double t_lan = now() - t0;
-    long lan_hvps = op->applies - a0;
     printf("lanczos_s %.3f s\nlanczos_hvps %ld count\nlanczos_lambda_max %.10g 1\n", t_lan,
-           lan_hvps, lam);
+           op->applies - a0, lam);
     printf("lanczos_resid_est_rel %.3g 1\n", est / fabs(lam));
+
+    a0 = op->applies;
+    t0 = now();
+    check(model_grad(m, theta, (batch){d->x, d->y, NULL, d->n}, g, NULL, &E), "gradient");
+    start_vector(g, 1, seed, 2, v, n);
+    double lamg = lanczos_top(op, v, tol, HESS_STOP_GAP, &est, &steps);
+    double t_gap = now() - t0;
+    printf("lanczos_gap_s %.3f s\nlanczos_gap_hvps %ld count\nlanczos_gap_grads 1 count\n"
+           "lanczos_gap_lambda_max %.10g 1\nlanczos_gap_bound_rel %.3g 1\n", t_gap,
+           op->applies - a0, lamg, est / fabs(lamg));
 
     hess_power *P = NULL;
     check(hess_power_new(n, &P, &E), "power workspace");
@@ -170,13 +197,15 @@ int main(int argc, char **argv)
     double t_pow = now() - t0, plam = pst == GSL_SUCCESS ? P->prev : P->eig;
     printf("power_s %.3f s\npower_hvps %ld count\npower_lambda_max %.10g 1\n", t_pow,
            op->applies - a0, plam);
-    printf("peer_power_s %.3f s\nlanczos_over_peer %.3f x\n", peer, t_lan / peer);
+    printf("peer_power_s %.3f s\nlanczos_over_peer %.3f x\nlanczos_gap_over_peer %.3f x\n", peer,
+           t_lan / peer, t_gap / peer);
 
     if (want_check) {
-        double ref = lanczos_top(op, 1e-10, 100, seed + 1, &est, &steps);
+        start_vector(NULL, 0, seed, 3, v, n);
+        double ref = lanczos_top(op, v, 1e-10, HESS_STOP_RESIDUAL, &est, &steps);
         printf("reference_lambda_max %.12g 1\n", ref);
-        printf("lanczos_rel_error %.3g 1\npower_rel_error %.3g 1\n", fabs(lam - ref) / fabs(ref),
-               fabs(plam - ref) / fabs(ref));
+        printf("lanczos_rel_error %.3g 1\nlanczos_gap_rel_error %.3g 1\npower_rel_error %.3g 1\n",
+               fabs(lam - ref) / fabs(ref), fabs(lamg - ref) / fabs(ref), fabs(plam - ref) / fabs(ref));
     }
     printf("# lanczos: %d steps, stop at residual estimate <= %g |lambda|; the peer: PyHessian "
            "power iteration, 16 HVPs\n", lan_steps, tol);
@@ -185,6 +214,7 @@ int main(int argc, char **argv)
     hess_op_free(op);
     free(v);
     free(hv);
+    free(g);
     free(theta);
     model_free(m);
     data_free(d);

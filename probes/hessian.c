@@ -268,7 +268,19 @@ int hess_lanczos_iterate(hess_lanczos *L, hess_op *op, err *e)
     return ritz(L, e);
 }
 
-int hess_lanczos_test(const hess_lanczos *L, int top, int bottom, double tol)
+double hess_lanczos_bound(const hess_lanczos *L, int i)
+{
+    double gap = INFINITY;
+    if (i > 0)
+        gap = L->ritz[i] - L->ritz[i - 1];
+    if (i + 1 < L->m)
+        gap = fmin(gap, L->ritz[i + 1] - L->ritz[i]);
+    if (!isfinite(gap))    /* one Ritz value: no gap estimate yet */
+        return L->est[i];
+    return fmin(L->est[i], L->est[i] * L->est[i] / gap);
+}
+
+int hess_lanczos_test(const hess_lanczos *L, int top, int bottom, double tol, enum hess_stop stop)
 {
     int m = L->m;
     if (m == 0)
@@ -278,12 +290,12 @@ int hess_lanczos_test(const hess_lanczos *L, int top, int bottom, double tol)
     if (m < top + bottom)
         return GSL_CONTINUE;
     double scale = fmax(fabs(L->ritz[0]), fabs(L->ritz[m - 1]));
-    for (int i = 0; i < top; i++)
-        if (!(L->est[m - 1 - i] <= tol * scale))
+    for (int p = 0; p < top + bottom; p++) {
+        int i = p < top ? m - 1 - p : p - top;
+        double err = stop == HESS_STOP_GAP ? hess_lanczos_bound(L, i) : L->est[i];
+        if (!(err <= tol * scale))
             return GSL_CONTINUE;
-    for (int i = 0; i < bottom; i++)
-        if (!(L->est[i] <= tol * scale))
-            return GSL_CONTINUE;
+    }
     return GSL_SUCCESS;
 }
 
@@ -366,7 +378,7 @@ int hess_power_test(const hess_power *P, double tol)
 
 void hess_eig_opts_default(hess_eig_opts *o)
 {
-    *o = (hess_eig_opts){.method = HESS_LANCZOS, .top = 1, .bottom = 0, .tol = 1e-3,
+    *o = (hess_eig_opts){.method = HESS_LANCZOS, .stop = HESS_STOP_RESIDUAL, .top = 1, .bottom = 0, .tol = 1e-3,
                          .max_iter = 100, .seed = 0, .sub = 0};
 }
 
@@ -399,7 +411,7 @@ static int eigs_lanczos(hess_op *op, const hess_eig_opts *o, gsl_rng *rng, hess_
     int st = GSL_CONTINUE;
     while (!rc && st == GSL_CONTINUE && L->m < L->max_iter && !L->breakdown) {
         rc = hess_lanczos_iterate(L, op, e);
-        st = rc ? st : hess_lanczos_test(L, o->top, o->bottom, o->tol);
+        st = rc ? st : hess_lanczos_test(L, o->top, o->bottom, o->tol, o->stop);
     }
     if (!rc) {
         int m = L->m;

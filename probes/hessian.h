@@ -95,10 +95,21 @@ int hess_lanczos_init(hess_lanczos *L, const double *v0, err *e);
  * (m == max_iter, or after a breakdown). */
 int hess_lanczos_iterate(hess_lanczos *L, hess_op *op, err *e);
 
-/* GSL_SUCCESS when the `top` largest and `bottom` smallest Ritz values (capped at the
- * steps taken) all have est <= tol * max|ritz|, or on breakdown, or after n steps;
- * GSL_CONTINUE otherwise (also while m < top + bottom). */
-int hess_lanczos_test(const hess_lanczos *L, int top, int bottom, double tol);
+/* How a Ritz value's error is judged: by its residual estimate est (a rigorous bound
+ * |lambda - ritz| <= est in exact arithmetic), or by hess_lanczos_bound's gap form. */
+enum hess_stop { HESS_STOP_RESIDUAL = 0, HESS_STOP_GAP };
+
+/* GSL_SUCCESS when the `top` largest and `bottom` smallest Ritz values all have an error
+ * measure (est, or hess_lanczos_bound for HESS_STOP_GAP) <= tol * max|ritz|, or on
+ * breakdown, or after n steps; GSL_CONTINUE otherwise (also while m < top + bottom). */
+int hess_lanczos_test(const hess_lanczos *L, int top, int bottom, double tol, enum hess_stop stop);
+
+/* The a-posteriori eigenvalue error bound min(est, est^2 / gap) of ritz[i] (Parlett,
+ * The Symmetric Eigenvalue Problem, 11.7), with the gap to the rest of the spectrum
+ * estimated by the distance to the nearest other Ritz value. An estimate, not a
+ * bound: an eigenvalue Lanczos has not found yet can sit inside the estimated gap
+ * (seen on MLP Hessians at 4 steps), so it is only trusted at small tolerances. */
+double hess_lanczos_bound(const hess_lanczos *L, int i);
 
 /* y (n) = the unit Ritz vector of ritz[i] (0 <= i < m): Q s_i. */
 void hess_lanczos_vector(const hess_lanczos *L, int i, double *y);
@@ -137,7 +148,8 @@ typedef struct hess_eig_opts {
     enum hess_method method;
     int top;             /* largest algebraic (Lanczos) / largest magnitude (power) */
     int bottom;          /* most negative (Lanczos only) */
-    double tol;          /* Lanczos: est <= tol*|lambda_max|; power: PyHessian's rule */
+    double tol;          /* Lanczos: error measure <= tol*|lambda_max|; power: PyHessian's */
+    enum hess_stop stop; /* Lanczos' error measure, default HESS_STOP_RESIDUAL */
     int max_iter;        /* Lanczos steps; power steps per eigenpair */
     uint64_t seed;       /* start vectors: rng_stream(seed, RNG_PROBE, sub) */
     uint64_t sub;

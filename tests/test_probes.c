@@ -291,6 +291,20 @@ static void test_mlp(void)
                r.applies);
         hess_eigs_result_free(&r);
     }
+    /* the gap-form stopping rule at 1e-9: fewer steps, still within its tolerance */
+    o.top = 1;
+    o.bottom = 0;
+    o.tol = 1e-9;
+    rc = hess_eigs(op, &o, &r, &e);
+    int steps_res = rc ? 0 : r.iterations;
+    hess_eigs_result_free(&r);
+    o.stop = HESS_STOP_GAP;
+    rc = hess_eigs(op, &o, &r, &e);
+    CHECK(!rc && fabs(r.values[0] - lmax) <= 1e-9 * fabs(lmax) && r.iterations <= steps_res,
+          "mlp lanczos gap-form stop", "err %.3g, %d steps (residual rule %d)",
+          rc ? 0 : fabs(r.values[0] - lmax), r.iterations, steps_res);
+    hess_eigs_result_free(&r);
+    o.stop = HESS_STOP_RESIDUAL;
     /* power at a strict tolerance: the largest-magnitude eigenvalues */
     double *mag = malloc(n * sizeof *mag);
     memcpy(mag, ev->data, n * sizeof *mag);
