@@ -13,6 +13,7 @@ enum opt_id {
     O_DATA, O_SPLIT, O_SAMPLES, O_SUBSET, O_IMBALANCE, O_IMBALANCE_TYPE, O_LABEL_NOISE,
     O_SCALE, O_SYNTH_DIM, O_SYNTH_CLASSES, O_SYNTH_NOISE,
     O_MODEL, O_HIDDEN, O_ACT, O_SLOPE, O_NO_BIAS, O_LOSS, O_CHUNK,
+    O_CHANNELS, O_WIDTH, O_BLOCKS, O_SKIP,
     O_SEED, O_THREADS, O_INIT,
     O_OUT, O_GRAD_OUT, O_JVP_IN, O_HVP_IN, O_HVP_OUT,
     O_OPTIM, O_LR, O_MOMENTUM, O_DAMPENING, O_WEIGHT_DECAY, O_NESTEROV, O_BATCH,
@@ -50,13 +51,17 @@ static const struct option_row {
     [O_SYNTH_DIM] = {"synth-dim", DM, "D", "synthetic sets: input dimension"},
     [O_SYNTH_CLASSES] = {"synth-classes", DM, "C", "synthetic sets: classes (teacher: target width)"},
     [O_SYNTH_NOISE] = {"synth-noise", DM, "S", "synthetic sets: noise level"},
-    [O_MODEL] = {"model", DM, "KIND", "mlp (default), logreg, rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b"},
-    [O_HIDDEN] = {"hidden", DM, "W1,W2,...", "hidden widths of an mlp (default 256,256)"},
+    [O_MODEL] = {"model", DM, "KIND", "mlp (default), logreg, cnn, resnet, rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b"},
+    [O_HIDDEN] = {"hidden", DM, "W1,W2,...", "hidden widths of an mlp, and of the dense layers after the cnn's convolutions (default 256,256)"},
     [O_ACT] = {"act", DM, "NAME", "relu (default), leaky_relu, tanh, sigmoid, gelu, softplus, identity"},
     [O_SLOPE] = {"slope", DM, "A", "negative slope of leaky_relu (default 0.01)"},
     [O_NO_BIAS] = {"no-bias", DM, NULL, "layers without biases"},
     [O_LOSS] = {"loss", DM, "ce|mse", "cross-entropy (default) or 0.5*||f(x)-onehot(y)||^2 averaged over samples"},
-    [O_CHUNK] = {"chunk", DM, "N", "physical chunk of rows per evaluation (default 256)"},
+    [O_CHUNK] = {"chunk", DM, "N", "physical chunk of rows per evaluation (default: 256 dense, 128 cnn, 32 resnet)"},
+    [O_CHANNELS] = {"channels", DM, "C1,C2", "output channels of the cnn's two 5x5 convolutions (default 6,16)"},
+    [O_WIDTH] = {"width", DM, "W", "channels of the resnet's stem and blocks (default 16)"},
+    [O_BLOCKS] = {"blocks", DM, "N", "residual blocks of the resnet (default 9)"},
+    [O_SKIP] = {"skip", DM, "on|off", "the resnet's identity paths (default on; off: the same layers, no skips)"},
     [O_SEED] = {"seed", ALL, "S", "run seed: initialization, data order, subsets (default 0)"},
     [O_THREADS] = {"threads", ALL, "N", "threads (default: $BASIN_THREADS, else all cores)"},
     [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN | PROBE, "THETA.npy", "start from this parameter vector (default: seeded init)"},
@@ -181,22 +186,41 @@ static int choice(const char *name, const char *val, const char *const *opts, in
     return bad(e, name, val, want);
 }
 
-static int hidden(cfg *c, const char *val, err *e)
+/* A comma list of 1..max widths in 1..2^20 into out[], its length into *k; `want`
+ * describes the list in the message. */
+static int widths(const char *name, const char *val, const char *want, int *out, int max,
+                  int *k, err *e)
 {
-    int k = 0;
     const char *p = val;
+    *k = 0;
     while (*p) {
         char *end;
         long w = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ',') || w < 1 || w > 1 << 20 || k == 16)
-            return bad(e, "hidden", val, "a list of 1 to 16 widths in 1..1048576, like 256,256");
-        c->model.hidden[k++] = (int)w;
+        if (end == p || (*end && *end != ',') || w < 1 || w > 1 << 20 || *k == max)
+            return bad(e, name, val, want);
+        out[(*k)++] = (int)w;
         p = *end ? end + 1 : end;
         if (*end && !*p)
-            return bad(e, "hidden", val, "a list of widths (trailing comma)");
+            return bad(e, name, val, "a list of widths (trailing comma)");
     }
-    c->model.nhidden = k;
     return 0;
+}
+
+static int hidden(cfg *c, const char *val, err *e)
+{
+    return widths("hidden", val, "a list of 1 to 16 widths in 1..1048576, like 256,256",
+                  c->model.hidden, 16, &c->model.nhidden, e);
+}
+
+static int channels(cfg *c, const char *val, err *e)
+{
+    const char *want = "two channel counts in 1..1048576, like 6,16";
+    int ch[2], k = 0, rc = widths("channels", val, want, ch, 2, &k, e);
+    if (!rc && k != 2)
+        return bad(e, "channels", val, want);
+    if (!rc)
+        memcpy(c->model.channels, ch, sizeof ch);
+    return rc;
 }
 
 static const char *const splits[] = {"train", "test", NULL};
@@ -204,6 +228,7 @@ static const char *const subsets[] = {"first", "random", NULL};
 static const char *const imbs[] = {"step", "exp", NULL};
 static const char *const scales[] = {"default", "unit", "standardize", "none", NULL};
 static const char *const losses[] = {"ce", "mse", NULL};
+static const char *const onoff[] = {"on", "off", NULL};
 static const char *const methods[] = {"lanczos", "power", NULL};
 static const char *const roles[] = {"weight", "bias", "norm", NULL};   /* enum block_role */
 
@@ -274,6 +299,10 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     case O_NO_BIAS: c->model.bias = 0; break;
     case O_LOSS: rc = choice(name, v, losses, &k, e); c->model.loss = k; break;
     case O_CHUNK: rc = count(name, v, 1, 1 << 20, &x, e); c->model.chunk = (size_t)x; break;
+    case O_CHANNELS: rc = channels(c, v, e); break;
+    case O_WIDTH: rc = count(name, v, 1, 4096, &x, e); c->model.width = (int)x; break;
+    case O_BLOCKS: rc = count(name, v, 0, 256, &x, e); c->model.blocks = (int)x; break;
+    case O_SKIP: rc = choice(name, v, onoff, &k, e); c->model.skip = !k; break;
     case O_SEED: rc = count(name, v, 0, 9007199254740992.0, &x, e); c->seed = c->hp.seed = (uint64_t)x; break;
     case O_THREADS:
         c->threads = pool_parse_threads(v);
@@ -404,6 +433,12 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     case O_NO_BIAS: t = c->model.bias ? "false" : "true"; break;
     case O_LOSS: t = losses[c->model.loss]; break;
     case O_CHUNK: x = (double)c->model.chunk; break;
+    case O_CHANNELS:
+        snprintf(b, cap, "%d,%d", c->model.channels[0], c->model.channels[1]);
+        return 0;
+    case O_WIDTH: x = c->model.width; break;
+    case O_BLOCKS: x = c->model.blocks; break;
+    case O_SKIP: t = onoff[!c->model.skip]; break;
     case O_SEED: x = (double)c->seed; break;
     case O_INIT: t = c->init ? c->init : ""; break;
     case O_OPTIM: t = c->optim; break;

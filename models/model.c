@@ -16,7 +16,11 @@ void model_opts_default(model_opts *o)
     o->leaky_slope = 0.01;
     o->bias = 1;
     o->loss = LOSS_CE;
-    o->chunk = 256;
+    o->channels[0] = 6;
+    o->channels[1] = 16;
+    o->width = 16;
+    o->blocks = 9;
+    o->skip = 1;
 }
 
 model *model_alloc(int nblocks, err *e)
@@ -48,7 +52,9 @@ int model_new(const model_opts *o, model **out, err *e)
     *out = NULL;
     if (!o->kind || !*o->kind)
         return err_set(e, ERR_USAGE, "model: no model kind given");
-    return testfn_is(o->kind) ? testfn_new(o, out, e) : net_new(o, out, e);
+    if (testfn_is(o->kind))
+        return testfn_new(o, out, e);
+    return cnn_is(o->kind) ? cnn_new(o, out, e) : net_new(o, out, e);
 }
 
 int model_block_of(const model *m, size_t i)

@@ -116,7 +116,7 @@ void model_free(model *m);
 enum loss_kind { LOSS_CE = 0, LOSS_MSE };
 
 typedef struct model_opts {
-    const char *kind;       /* "logreg", "mlp", or a 2-D test function name:
+    const char *kind;       /* "logreg", "mlp", "cnn", "resnet", or a 2-D test function name:
                                "rosenbrock", "beale", "himmelblau", "rastrigin",
                                "quadratic:a,b" */
     int hidden[16];         /* hidden widths (mlp) */
@@ -126,10 +126,18 @@ typedef struct model_opts {
     int bias;               /* 1: layers have biases (default) */
     enum loss_kind loss;    /* CE (default) or MSE 0.5*||f - onehot(y)||^2 per sample */
     int in_dim, out_dim;    /* from the dataset */
-    size_t chunk;           /* physical chunk size; 0 = default (256) */
+    size_t chunk;           /* physical chunk size; 0 = the model's default (dense nets
+                               256 rows, cnn 128, resnet 32: the arenas stay small) */
+    /* convolutional models ("cnn", "resnet"; models/cnn.c) */
+    int in_c, in_h, in_w;   /* one sample's image; all 0: one channel, square, in_dim = h*h */
+    int channels[2];        /* cnn: output channels of its two convolutions (default 6,16) */
+    int width;              /* resnet: channels of the stem and of every block (default 16) */
+    int blocks;             /* resnet: residual blocks (default 9) */
+    int skip;               /* resnet: 1 identity paths (default), 0 none (plain network) */
 } model_opts;
 
-/* Fill `o` with defaults: mlp, hidden 256,256, ReLU, biases, CE, chunk 256. */
+/* Fill `o` with defaults: mlp, hidden 256,256, ReLU, biases, CE, chunk 0 (the model's
+ * default), cnn channels 6,16, resnet width 16, 9 blocks, skips on. */
 void model_opts_default(model_opts *o);
 
 /* Build the model named by o->kind. ERR_USAGE for unknown kinds or nonsense sizes. */

@@ -7,7 +7,9 @@
  * (at least one per thread, at most `chunk` rows each); thread t runs a fixed,
  * contiguous range of chunks and accumulates into its own buffers, which are summed
  * in thread order: the partition, and so every bit of the result, depends only on
- * (batch size, chunk size, thread count). */
+ * (batch size, chunk size, thread count). This executor serves every graph-backed
+ * model (impl.h's net_exec): the convolutional models (models/cnn.c) supply their
+ * own graph builder and initialization and share everything else. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,28 +24,29 @@
 #define MAX_LAYERS 17
 
 /* What one thread owns: its graph, private accumulators, and its share's results. */
-typedef struct worker {
+struct net_worker {
     ad_graph *graph;
     double *acc;                /* (2n) gradient and H v accumulators; NULL for thread 0 */
     ad_sums sums;
     int rc;
     err e;
-} worker;
+};
+typedef struct net_worker worker;
 
 typedef struct net {
+    net_exec x;                 /* first: the executor reads m->impl as a net_exec */
     model_opts o;
     int nlayers;
     int width[MAX_LAYERS + 1];  /* width[0] = inputs, width[nlayers] = outputs */
-    int nthreads;               /* workers allocated */
-    worker *w;                  /* (nthreads) */
 } net;
 
 static const model_vt net_vt;
 
 /* Build one thread's graph. */
-static ad_graph *net_graph(const model *m, const net *nt, err *e)
+static ad_graph *net_graph(const model *m, err *e)
 {
-    ad_graph *g = ad_graph_new(nt->o.chunk, e);
+    const net *nt = m->impl;
+    ad_graph *g = ad_graph_new(nt->x.chunk, e);
     if (!g)
         return NULL;
     int h = ad_input(g, nt->width[0]), k = 0;
@@ -70,24 +73,24 @@ static ad_graph *net_graph(const model *m, const net *nt, err *e)
 /* Make sure there are workers for the pool's thread count. */
 static int net_threads(model *m, err *e)
 {
-    net *nt = m->impl;
+    net_exec *x = m->impl;
     int T = pool_threads();
-    if (T <= nt->nthreads)
+    if (T <= x->nthreads)
         return 0;
-    worker *w = realloc(nt->w, (size_t)T * sizeof *w);
+    worker *w = realloc(x->w, (size_t)T * sizeof *w);
     if (!w)
         return err_set(e, ERR_SYS, "%s: out of memory", m->kind);
-    nt->w = w;
-    for (int t = nt->nthreads; t < T; t++) {
+    x->w = w;
+    for (int t = x->nthreads; t < T; t++) {
         memset(&w[t], 0, sizeof w[t]);
-        w[t].graph = net_graph(m, nt, e);
+        w[t].graph = x->build(m, e);
         w[t].acc = t ? err_malloc(e, 2 * m->n * sizeof(double)) : NULL;
         if (!w[t].graph || (t && !w[t].acc)) {
             ad_graph_free(w[t].graph);
             free(w[t].acc);
             return ERR_SYS;
         }
-        nt->nthreads = t + 1;
+        x->nthreads = t + 1;
     }
     return 0;
 }
@@ -105,9 +108,9 @@ typedef struct job {
 static void job_thread(void *arg, int tid, int T)
 {
     const job *j = arg;
-    net *nt = j->m->impl;
-    worker *w = &nt->w[tid];
-    size_t n = j->b.n, d = (size_t)nt->width[0], tdim = (size_t)nt->width[nt->nlayers];
+    net_exec *x = j->m->impl;
+    worker *w = &x->w[tid];
+    size_t n = j->b.n, d = (size_t)j->m->in_dim, tdim = (size_t)j->m->out_dim;
     size_t lo = j->nchunks * (size_t)tid / (size_t)T, hi = j->nchunks * (size_t)(tid + 1) / (size_t)T;
     ad_bind bd = {.theta = j->theta, .v = j->v, .g = j->g, .hv = j->hv, .scale = 1.0 / (double)n};
     w->sums = (ad_sums){0};
@@ -135,12 +138,12 @@ static void job_thread(void *arg, int tid, int T)
 static int net_run(model *m, enum ad_mode mode, const double *theta, const double *v,
                    batch b, double *g, double *hv, double *feat, model_stats *st, err *e)
 {
-    net *nt = m->impl;
+    net_exec *x = m->impl;
     int rc = net_threads(m, e);
     if (rc)
         return rc;
     int T = pool_threads();
-    size_t chunk = nt->o.chunk, nchunks = (b.n + chunk - 1) / chunk;
+    size_t chunk = x->chunk, nchunks = (b.n + chunk - 1) / chunk;
     if (nchunks < (size_t)T)
         nchunks = b.n < (size_t)T ? b.n : (size_t)T;
     job j = {.m = m, .mode = mode, .theta = theta, .v = v, .b = b, .g = g, .hv = hv,
@@ -152,7 +155,7 @@ static int net_run(model *m, enum ad_mode mode, const double *theta, const doubl
     pool_run(job_thread, &j);
     ad_sums s = {0};
     for (int t = 0; t < T; t++) {
-        const worker *w = &nt->w[t];
+        const worker *w = &x->w[t];
         if (w->rc && !rc) {
             rc = w->rc;
             if (e)
@@ -206,10 +209,16 @@ static int net_features(model *m, const double *theta, batch b, double *f, err *
     return net_run(m, AD_MODE_LOSS, theta, NULL, b, NULL, NULL, f, NULL, e);
 }
 
+static int net_init(model *m, double *theta, uint64_t seed, err *e)
+{
+    const net_exec *x = m->impl;
+    return x->init(m, theta, seed, e);
+}
+
 /* PyTorch's nn.Linear default: kaiming_uniform_(a=sqrt(5)) on the weight, which is
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same interval. Drawn
  * layer by layer, weight then bias, in theta order. */
-static int net_init(model *m, double *theta, uint64_t seed, err *e)
+static int mlp_init(const model *m, double *theta, uint64_t seed, err *e)
 {
     gsl_rng *r = rng_stream(seed, RNG_INIT, 0);
     if (!r)
@@ -228,15 +237,15 @@ static int net_init(model *m, double *theta, uint64_t seed, err *e)
 
 static void net_free(model *m)
 {
-    net *nt = m->impl;
-    if (!nt)
+    net_exec *x = m->impl;
+    if (!x)
         return;
-    for (int t = 0; t < nt->nthreads; t++) {
-        ad_graph_free(nt->w[t].graph);
-        free(nt->w[t].acc);
+    for (int t = 0; t < x->nthreads; t++) {
+        ad_graph_free(x->w[t].graph);
+        free(x->w[t].acc);
     }
-    free(nt->w);
-    free(nt);
+    free(x->w);
+    free(x);
 }
 
 static const model_vt net_vt = {
@@ -262,7 +271,9 @@ int net_new(const model_opts *o, model **out, err *e)
     if (!nt)
         return ERR_SYS;
     nt->o = *o;
-    nt->o.chunk = o->chunk ? o->chunk : 256;
+    nt->x.chunk = o->chunk ? o->chunk : 256;
+    nt->x.build = net_graph;
+    nt->x.init = mlp_init;
     nt->nlayers = nh + 1;
     nt->width[0] = o->in_dim;
     size_t n = 0;
@@ -280,7 +291,6 @@ int net_new(const model_opts *o, model **out, err *e)
         free(nt);
         return ERR_SYS;
     }
-    m->vt = &net_vt;
     m->impl = nt;
     snprintf(m->kind, sizeof m->kind, "%s", logreg ? "logreg" : "mlp");
     for (int l = 0, k = 0; l < nt->nlayers; l++) {
@@ -302,11 +312,17 @@ int net_new(const model_opts *o, model **out, err *e)
     m->in_dim = o->in_dim;
     m->out_dim = o->out_dim;
     m->feat_dim = nt->width[nh];
-    int rc = net_threads(m, e);
+    int rc = net_exec_start(m, e);
     if (rc) {
         model_free(m);
         return rc;
     }
     *out = m;
     return 0;
+}
+
+int net_exec_start(model *m, err *e)
+{
+    m->vt = &net_vt;
+    return net_threads(m, e);
 }

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "../core/ad.h"
+#include "../core/pool.h"
+#include "../models/model.h"
 #include "check.h"
 
 #define ROWS 3
@@ -441,6 +443,118 @@ static void builder_errors(void)
     ad_graph_free(g);
 }
 
+/* --- the models "cnn" and "resnet" --- */
+
+#define MS 7            /* samples: with chunk 3, three uneven chunks */
+
+static double mx[MS * 2 * 9 * 13];
+static int my[MS];
+
+static model *conv_model(const char *kind, ad_img in, int act, int skip, int blocks, size_t chunk)
+{
+    model_opts o;
+    model_opts_default(&o);
+    o.kind = kind;
+    o.in_c = in.c;
+    o.in_h = in.h;
+    o.in_w = in.w;
+    o.in_dim = in.c * in.h * in.w;
+    o.out_dim = CLASSES;
+    o.act = act;
+    o.chunk = chunk;
+    o.channels[0] = 2;
+    o.channels[1] = 3;
+    o.hidden[0] = 4;
+    o.nhidden = 1;
+    o.width = 3;
+    o.blocks = blocks;
+    o.skip = skip;
+    model *m = NULL;
+    err e = {0};
+    if (model_new(&o, &m, &e))
+        printf("model_new(%s): %s\n", kind, e.msg);
+    return m;
+}
+
+static double mloss(model *m, const double *th, batch b)
+{
+    model_stats st = {0};
+    model_loss(m, th, b, &st, NULL);
+    return st.loss;
+}
+
+/* Random-direction checks of a model: the directional derivative and H v against
+ * fourth-order differences along v with step h, jvp = grad.v, H v symmetry. h = 0
+ * skips the differences: for ReLU models, where a step of any useful size carries
+ * some unit across its kink (the ReLU rules themselves are checked in test_ad). */
+static void model_checks(const char *name, model *m, batch b, unsigned seed, double h)
+{
+    size_t n = m->n;
+    double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v), *u = malloc(n * sizeof *u);
+    double *g = malloc(n * sizeof *g), *hv = malloc(n * sizeof *hv), *hu = malloc(n * sizeof *hu);
+    double *t = malloc(n * sizeof *t), *fd = calloc(n, sizeof *fd), *gk = malloc(n * sizeof *gk);
+    char label[160];
+    unsigned s = seed;
+    model_init(m, th, seed, NULL);
+    for (size_t i = 0; i < n; i++) {
+        th[i] += 0.2 * (frand(&s) - 0.5);     /* norm weights off 1, biases off 0 */
+        v[i] = frand(&s) - 0.47;
+        u[i] = frand(&s) - 0.53;
+    }
+    const double at[4] = {h, -h, 2 * h, -2 * h}, wt[4] = {8, -8, -1, 1};
+    double dfd = 0;
+    for (int k = 0; k < 4 && h > 0; k++) {
+        for (size_t i = 0; i < n; i++)
+            t[i] = th[i] + at[k] * v[i];
+        dfd += wt[k] * mloss(m, t, b) / (12 * h);
+        model_grad(m, t, b, gk, NULL, NULL);
+        for (size_t i = 0; i < n; i++)
+            fd[i] += wt[k] * gk[i] / (12 * h);
+    }
+    model_stats st = {0};
+    model_grad(m, th, b, g, &st, NULL);
+    snprintf(label, sizeof label, "%s: directional derivative (%zu params)", name, n);
+    if (h > 0)
+        check_close(label, dot(g, v, n), dfd, 1e-8, 1e-11);
+    model_jvp(m, th, v, b, &st, NULL);
+    snprintf(label, sizeof label, "%s: jvp = grad.v", name);
+    check_close(label, st.jvp, dot(g, v, n), 1e-12, 1e-15);
+    model_hvp(m, th, v, b, NULL, hv, NULL, NULL);
+    size_t wi = 0;
+    double w = worst_rel(hv, fd, n, &wi);
+    snprintf(label, sizeof label, "%s: hvp vs differences of grad", name);
+    if (h > 0)
+        CHECK(w < 1e-7, label, "worst relative error %.3g at theta[%zu]", w, wi);
+    model_hvp(m, th, u, b, NULL, hu, NULL, NULL);
+    snprintf(label, sizeof label, "%s: hvp symmetry", name);
+    check_close(label, dot(u, hv, n), dot(v, hu, n), 1e-10, 1e-13);
+    free(th); free(v); free(u); free(g); free(hv); free(hu); free(t); free(fd); free(gk);
+}
+
+static void model_derivatives(int T)
+{
+    ad_img ci = {1, 13, 12}, ri = {2, 9, 7};
+    batch b = {mx, my, NULL, MS};
+    char name[128];
+    static const int acts[] = {AD_ACT_RELU, AD_ACT_TANH, AD_ACT_GELU};
+    for (int a = 0; a < 3; a++) {
+        model *m = conv_model("cnn", ci, acts[a], 1, 0, 3);
+        snprintf(name, sizeof name, "cnn 1x13x12 %s T=%d", ad_act_name(acts[a]), T);
+        if (m)
+            model_checks(name, m, b, 31u + (unsigned)a, acts[a] == AD_ACT_RELU ? 0 : 1e-4);
+        model_free(m);
+        for (int skip = 1; skip >= 0; skip--) {
+            m = conv_model("resnet", ri, acts[a], skip, 2, 3);
+            snprintf(name, sizeof name, "resnet 2x9x7 w3 b2 skip %s %s T=%d", skip ? "on" : "off",
+                     ad_act_name(acts[a]), T);
+            if (m)
+                model_checks(name, m, b, 41u + (unsigned)(a + 3 * skip),
+                             acts[a] == AD_ACT_RELU ? 0 : 1e-4);
+            model_free(m);
+        }
+    }
+}
+
 int main(void)
 {
     ad_img odd = {2, 7, 5};
@@ -461,5 +575,16 @@ int main(void)
     forward_values();
     maxpool_ties();
     builder_errors();
+
+    unsigned s = 4242;
+    for (int i = 0; i < MS * 2 * 9 * 13; i++)
+        mx[i] = 2 * frand(&s) - 0.8;
+    for (int i = 0; i < MS; i++)
+        my[i] = i % CLASSES;
+    /* one thread, then two (never back: the pool restarts workers on a change) */
+    pool_set_threads(1, NULL);
+    model_derivatives(1);
+    pool_set_threads(2, NULL);
+    model_derivatives(2);
     return check_done();
 }
