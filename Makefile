@@ -2,6 +2,7 @@
 #   make            build ./basin
 #   make run        the main job (installs missing Debian packages first)
 #   make test       build and run every test program and the CLI tests
+#   make test-conformance  optimizers step by step against PyTorch (tests/conformance/)
 #   make bench      benchmarks beside PyTorch (bench/README.md)
 #   make san        the test suite under AddressSanitizer + UBSan
 # Objects go to build/ (build/san/ for sanitizer builds).
@@ -19,7 +20,7 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 TESTSRC := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-unit test-cli bench san deps clean
+.PHONY: all run test test-unit test-cli test-conformance bench bench-optim san deps clean
 .SECONDARY:   # keep test objects between builds
 all: basin
 
@@ -53,11 +54,26 @@ test-unit: basin $(TESTBIN)
 test-cli: basin
 	@sh tests/test_cli.sh ./basin
 
+# 100 steps of every optimizer beside torch.optim / transcriptions of the reference
+# code, to 1e-9 relative; prints SKIP and succeeds without python3-torch
+test-conformance: basin $(BUILD)/tests/conformance/driver
+	@sh $(DEPS) conformance || true
+	@if [ -x /usr/bin/python3 ]; then /usr/bin/python3 tests/conformance/optim_conformance.py \
+	    ./basin $(BUILD)/tests/conformance/driver; else echo "SKIP optimizer conformance: no /usr/bin/python3"; fi
+
 bench: deps
 	@$(MAKE) --no-print-directory basin $(BUILD)/bench/bench
 	@sh bench/run.sh $(BUILD)/bench/bench
 
 $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/libbasin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# SAM/GAM step cost in gradients, forward gradient's time and workspace vs backprop
+bench-optim: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_optim
+	$(BUILD)/bench/bench_optim
+
+$(BUILD)/bench/bench_optim: $(BUILD)/bench/bench_optim.o $(BUILD)/libbasin.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # the top Hessian eigenvalue beside the peer's power iteration (bench/bench_hessian.c)
