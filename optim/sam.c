@@ -151,14 +151,6 @@ static void gam_perturbation(const opt *o, const double *theta, const double *x,
         out[i] = o->hp.adaptive ? theta[i] * theta[i] * (x[i] * scale) : x[i] * scale;
 }
 
-static double dot(const double *a, const double *b, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
 /* One GAM step, the released accelerated form (four gradients on one batch):
  *   g0 = grad(theta); e0 = P(rho' g0/(||g0||_a + eps)); theta += e0; g1 = grad;
  *   theta -= e0; d = g1 - g0; e = P(rho d/(||d||_a + eps)); theta += e; g2 = grad;
@@ -190,12 +182,12 @@ int opt_gam_step(opt *o, model *m, double *theta, batch b, model_stats *st, err 
         for (size_t i = 0; i < n; i++)
             theta[i] += tmp[i];
         rc = model_grad(m, theta, b, g1, &s, e);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             theta[i] -= tmp[i];
+            ev[i] = g1[i] - g0[i];                                             /* d */
+        }
         if (rc)
             return rc;
-        for (size_t i = 0; i < n; i++)
-            ev[i] = g1[i] - g0[i];                                             /* d */
     }
     gam_perturbation(o, theta, ev, hp->grad_norm_rho, ev);                    /* e */
     for (size_t i = 0; i < n; i++)
@@ -214,12 +206,15 @@ int opt_gam_step(opt *o, model *m, double *theta, batch b, model_stats *st, err 
         return rc;
     o->last.perturbed_loss = s.loss;
     double *pm = g2, *gn = g3;   /* in place: g2 and g3 are not needed afterwards */
+    double pp = 0, gg = 0, pg = 0;
     for (size_t i = 0; i < n; i++) {
         pm[i] = g0[i] + fabs(b2) * g2[i];
         gn[i] = b1 * g1[i] + b3 * g3[i];
+        pp += pm[i] * pm[i];
+        gg += gn[i] * gn[i];
+        pg += pm[i] * gn[i];
     }
-    double npm = opt_norm(pm, n), ngn = opt_norm(gn, n);
-    double cosv = dot(pm, gn, n) / (ngn * npm + GAM_EPS);
+    double npm = sqrt(pp), ngn = sqrt(gg), cosv = pg / (ngn * npm + GAM_EPS);
     for (size_t i = 0; i < n; i++) {
         double vert = pm[i] - cosv * npm * gn[i] / (ngn + GAM_EPS);
         gn[i] = gn[i] - hp->grad_gamma * vert;
