@@ -401,10 +401,10 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     return rc;
 }
 
-/* The canonical text of option `id` in c: numbers with 17 significant digits, lists
- * and choices by name, flags as true/false. Returns 0, or -1 for options that have no
- * canonical form (files and output-only options). Add a case with every new option:
- * experiment run ids hash these texts (experiments/sweep.c). */
+/* The canonical text of option `id` in c: numbers as the shortest text that reads back
+ * exactly, lists and choices by name, flags as true/false. Returns 0, or -1 for
+ * options that have no canonical form (files and output-only options). Add a case with
+ * every new option: experiment run ids hash these texts (experiments/sweep.c). */
 static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
 {
     const char *t = NULL;
@@ -508,8 +508,10 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     }
     if (t)
         snprintf(b, cap, "%s", t);
-    else
-        snprintf(b, cap, "%.17g", x);
+    else   /* the shortest text that reads back as x: 0.05, not 0.050000000000000003 */
+        for (int digits = 15; digits <= 17; digits++)
+            if (snprintf(b, cap, "%.*g", digits, x) > 0 && strtod(b, NULL) == x)
+                break;
     return 0;
 }
 
