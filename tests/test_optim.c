@@ -10,7 +10,7 @@
  * unbiasedness. Checkpoint split runs bit for bit, weight decay by role, schedules,
  * usage errors. On a small MLP: forward gradient and MeZO never run a backward pass,
  * forward gradient's peak workspace is below backprop's. On 1000 Fashion-MNIST
- * samples (MLP 784-32-10): the loss falls under every optimizer. */
+ * samples (MLP 784-32-10): the loss falls under every optimizer. Per-step metrics. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,6 +592,35 @@ static void no_backward(void)
           "forward %zu bytes, backprop %zu bytes", peak[1], peak[0]);
 }
 
+/* Per-step metrics: loss and gradient norm at theta, the update's norm, SAM's and
+ * GAM's perturbed loss; on quadratic:1,2 from (1, 1): f = 1.5, ||g|| = sqrt 5. */
+static void metrics(void)
+{
+    model *m = make_fn("quadratic:1,2");
+    const char *names[] = {"sgd", "sam", "gam"};
+    for (int k = 0; k < 3; k++) {
+        opt_hparams h = hp_default();
+        h.lr = 0.1;
+        opt *o = NULL;
+        err e = {0};
+        double th[2] = {1, 1};
+        int rc = opt_new(names[k], &h, 2, &o, &e);
+        rc = rc ? rc : opt_step(o, m, th, nobatch, NULL, &e);
+        const opt_metrics *mt = rc ? NULL : opt_last(o);
+        char nm[96];
+        snprintf(nm, sizeof nm, "%s: metrics (loss, grad norm, update norm, perturbed loss)",
+                 names[k]);
+        CHECK(mt && mt->loss == 1.5 && fabs(mt->grad_norm - sqrt(5.0)) < 1e-15
+              && fabs(mt->update_norm - hypot(1 - th[0], 1 - th[1])) < 1e-15 && mt->lr == 0.1
+              && (k == 0 ? isnan(mt->perturbed_loss) : mt->perturbed_loss > mt->loss), nm,
+              "rc %d loss %g gnorm %g unorm %g ploss %g", rc, mt ? mt->loss : NAN,
+              mt ? mt->grad_norm : NAN, mt ? mt->update_norm : NAN,
+              mt ? mt->perturbed_loss : NAN);
+        opt_free(o);
+    }
+    model_free(m);
+}
+
 static void schedules(void)
 {
     opt_sched s;
@@ -725,6 +754,7 @@ int main(void)
     checkpoints();
     decay_by_role();
     no_backward();
+    metrics();
     schedules();
     usage_errors();
     training();
