@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_rng.h>
 
 #include "../core/pool.h"
@@ -42,15 +43,18 @@ typedef struct net {
 
 static const model_vt net_vt;
 
-/* Build one thread's graph. */
-static ad_graph *net_graph(const model *m, err *e)
+/* Build one thread's graph of layers `from`..nlayers-1, its input the output of layer
+ * from-1 before the activation (from = 0: the whole network on the samples). */
+static ad_graph *net_graph_from(const model *m, int from, err *e)
 {
     const net *nt = m->impl;
     ad_graph *g = ad_graph_new(nt->x.chunk, e);
     if (!g)
         return NULL;
-    int h = ad_input(g, nt->width[0]), k = 0;
-    for (int l = 0; l < nt->nlayers; l++) {
+    int h = ad_input(g, nt->width[from]), k = from * (nt->o.bias ? 2 : 1);
+    for (int l = from; l < nt->nlayers; l++) {
+        if (l > 0)
+            h = ad_act(g, h, nt->o.act, nt->o.leaky_slope);
         if (l == nt->nlayers - 1)
             ad_set_features(g, h);
         const model_block *w = &m->blocks[k++];
@@ -59,8 +63,6 @@ static ad_graph *net_graph(const model *m, err *e)
             const model_block *b = &m->blocks[k++];
             h = ad_bias(g, h, ad_param(g, b->offset, b->shape[0], 1));
         }
-        if (l < nt->nlayers - 1)
-            h = ad_act(g, h, nt->o.act, nt->o.leaky_slope);
     }
     int loss = nt->o.loss == LOSS_MSE ? ad_loss_mse(g, h) : ad_loss_ce(g, h);
     if (ad_graph_plan(g, loss, e)) {
@@ -68,6 +70,11 @@ static ad_graph *net_graph(const model *m, err *e)
         return NULL;
     }
     return g;
+}
+
+static ad_graph *net_graph(const model *m, err *e)
+{
+    return net_graph_from(m, 0, e);
 }
 
 /* Make sure there are workers for the pool's thread count. */
@@ -253,6 +260,149 @@ static const model_vt net_vt = {
     .features = net_features, .init = net_init, .free = net_free,
 };
 
+/* --- the plane hook of dense networks (model.h; probes/landscape.h) ---
+ * The first layer is linear in its parameters: on a chunk X of samples
+ *   X (W0 + x D1 + y D2)^T + (b0 + x e1 + y e2) = A + x B + y C,
+ * A = X W0^T + b0, B = X D1^T + e1, C = X D2^T + e2 (D, e: the directions' first-layer
+ * blocks), one GEMM per chunk against the stacked [W0; D1; D2], once per grid. Each
+ * point then runs only the tail graph (net_graph_from layer 1: the first activation
+ * onwards) on the pre-activations A + xB + yC. Samples go in blocks of whole chunks
+ * (at most PLANE_BYTES of [A|B|C] at once); in a block, first the chunks' GEMMs and
+ * then the points are split over the pool's threads in fixed ranges. One thread adds
+ * each point's chunk sums in chunk order, so no bit depends on the thread count. */
+#define PLANE_BYTES ((size_t)128 << 20)
+
+typedef struct plane_job {
+    model *m;
+    const double *theta0, *d1, *d2, *xs, *ys;
+    size_t npts, nd;            /* points; directions (1 or 2) */
+    batch b;
+    size_t r0, rows;            /* this block of samples */
+    const double *w3, *b3;      /* ((1+nd) h, in) stacked weights, ((1+nd) h) biases */
+    double *abc;                /* (rows, (1+nd) h): [A | B | C] of each sample */
+    ad_sums *sums;              /* (npts) */
+    int phase;                  /* 0: the block's first layer; 1: its points */
+    ad_graph **tail;            /* (T) */
+    double **theta, **pre;      /* (T) x (n); (T) x (chunk, h) */
+    int *rc;                    /* (T) */
+    err *e;                     /* (T) */
+} plane_job;
+
+static void plane_thread(void *arg, int tid, int T)
+{
+    const plane_job *j = arg;
+    const net *nt = j->m->impl;
+    size_t chunk = nt->x.chunk, in = (size_t)nt->width[0], h = (size_t)nt->width[1];
+    size_t w3 = (1 + j->nd) * h, nchunks = (j->rows + chunk - 1) / chunk;
+    if (j->rc[tid])
+        return;
+    if (j->phase == 0) {
+        for (size_t c = nchunks * (size_t)tid / (size_t)T; c < nchunks * (size_t)(tid + 1) / (size_t)T; c++) {
+            size_t r = c * chunk, rows = j->rows - r < chunk ? j->rows - r : chunk;
+            double *out = j->abc + r * w3;
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)w3, (int)in, 1.0,
+                        j->b.x + (j->r0 + r) * in, (int)in, j->w3, (int)in, 0.0, out, (int)w3);
+            for (size_t i = 0; i < rows && j->b3; i++)
+                for (size_t k = 0; k < w3; k++)
+                    out[i * w3 + k] += j->b3[k];
+        }
+        return;
+    }
+    size_t tdim = (size_t)j->m->out_dim;  /* the tail's parameters: theta[tail0..n) */
+    size_t tail0 = nt->nlayers > 1 ? j->m->blocks[nt->o.bias ? 2 : 1].offset : j->m->n;
+    double *th = j->theta[tid], *pre = j->pre[tid];
+    for (size_t p = j->npts * (size_t)tid / (size_t)T; p < j->npts * (size_t)(tid + 1) / (size_t)T; p++) {
+        double x = j->xs[p], y = j->nd > 1 ? j->ys[p] : 0;
+        for (size_t i = tail0; i < j->m->n; i++)
+            th[i] = j->theta0[i] + x * j->d1[i] + (j->nd > 1 ? y * j->d2[i] : 0);
+        for (size_t r = 0; r < j->rows && !j->rc[tid]; r += chunk) {
+            size_t rows = j->rows - r < chunk ? j->rows - r : chunk, s = j->r0 + r;
+            for (size_t i = 0; i < rows; i++) {
+                const double *a = j->abc + (r + i) * w3;
+                for (size_t k = 0; k < h; k++)
+                    pre[i * h + k] = a[k] + x * a[h + k] + (j->nd > 1 ? y * a[2 * h + k] : 0);
+            }
+            ad_bind bd = {.theta = th, .x = pre, .y = j->b.y ? j->b.y + s : NULL,
+                          .t = j->b.t ? j->b.t + s * tdim : NULL, .rows = rows,
+                          .scale = 1.0 / (double)j->b.n};
+            j->rc[tid] = ad_run(j->tail[tid], AD_MODE_LOSS, &bd, &j->sums[p], &j->e[tid]);
+        }
+    }
+}
+
+static int dense_plane(model *m, const double *theta0, const double *d1, const double *d2,
+                       const double *xs, const double *ys, size_t npts, batch b, model_stats *st,
+                       err *e)
+{
+    const net *nt = m->impl;
+    int T = pool_threads(), rc = 0;
+    size_t nd = d2 ? 2 : 1, in = (size_t)nt->width[0], h = (size_t)nt->width[1];
+    size_t chunk = nt->x.chunk, w3 = (1 + nd) * h;
+    size_t block = PLANE_BYTES / (w3 * sizeof(double)) / chunk * chunk;
+    block = block < chunk ? chunk : block < b.n ? block : b.n;
+    const model_block *W = &m->blocks[0], *B = nt->o.bias ? &m->blocks[1] : NULL;
+    plane_job j = {.m = m, .theta0 = theta0, .d1 = d1, .d2 = d2, .xs = xs, .ys = ys,
+                   .npts = npts, .nd = nd, .b = b};
+    double *ws = err_malloc(e, (w3 * in + w3) * sizeof *ws);
+    j.abc = err_malloc(e, block * w3 * sizeof *j.abc);
+    j.sums = err_calloc(e, npts, sizeof *j.sums);
+    j.tail = err_calloc(e, (size_t)T, sizeof *j.tail);
+    j.theta = err_calloc(e, (size_t)T, sizeof *j.theta);
+    j.pre = err_calloc(e, (size_t)T, sizeof *j.pre);
+    j.rc = err_calloc(e, (size_t)T, sizeof *j.rc);
+    j.e = err_calloc(e, (size_t)T, sizeof *j.e);
+    if (!ws || !j.abc || !j.sums || !j.tail || !j.theta || !j.pre || !j.rc || !j.e)
+        rc = ERR_SYS;
+    for (int t = 0; t < T && !rc; t++) {
+        j.tail[t] = net_graph_from(m, 1, e);
+        j.theta[t] = err_calloc(e, m->n, sizeof(double));
+        j.pre[t] = err_malloc(e, chunk * h * sizeof(double));
+        if (!j.tail[t] || !j.theta[t] || !j.pre[t])
+            rc = ERR_SYS;
+    }
+    if (!rc) {  /* stacked [W0; D1; D2] and [b0; e1; e2] */
+        for (size_t k = 0; k <= nd; k++) {
+            const double *src = k == 0 ? theta0 : k == 1 ? d1 : d2;
+            memcpy(ws + k * h * in, src + W->offset, h * in * sizeof *ws);
+            for (size_t i = 0; i < h; i++)
+                ws[w3 * in + k * h + i] = B ? src[B->offset + i] : 0;
+        }
+        j.w3 = ws;
+        j.b3 = B ? ws + w3 * in : NULL;
+    }
+    for (size_t r0 = 0; r0 < b.n && !rc; r0 += block) {
+        j.r0 = r0;
+        j.rows = b.n - r0 < block ? b.n - r0 : block;
+        for (j.phase = 0; j.phase < 2; j.phase++)
+            pool_run(plane_thread, &j);
+        for (int t = 0; t < T && !rc; t++)
+            if ((rc = j.rc[t]) && e)
+                *e = j.e[t];
+    }
+    for (size_t p = 0; p < npts && !rc; p++)
+        st[p] = (model_stats){.loss = j.sums[p].loss, .correct = j.sums[p].correct, .n = b.n};
+    for (int t = 0; t < T && j.tail; t++) {
+        ad_graph_free(j.tail[t]);
+        free(j.theta[t]);
+        free(j.pre[t]);
+    }
+    free(ws);
+    free(j.abc);
+    free(j.sums);
+    free(j.tail);
+    free(j.theta);
+    free(j.pre);
+    free(j.rc);
+    free(j.e);
+    return rc;
+}
+
+/* Dense networks: the shared table plus the plane hook. */
+static const model_vt dense_vt = {
+    .loss = net_loss, .grad = net_grad, .jvp = net_jvp, .hvp = net_hvp,
+    .features = net_features, .init = net_init, .free = net_free, .plane = dense_plane,
+};
+
 int net_new(const model_opts *o, model **out, err *e)
 {
     int logreg = strcmp(o->kind, "logreg") == 0;
@@ -317,6 +467,7 @@ int net_new(const model_opts *o, model **out, err *e)
         model_free(m);
         return rc;
     }
+    m->vt = &dense_vt;
     *out = m;
     return 0;
 }
