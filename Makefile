@@ -20,12 +20,19 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 TESTSRC := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-unit test-cli test-conformance bench bench-optim san deps clean
+.PHONY: all run test test-unit test-cli test-runner test-conformance bench bench-optim san deps clean
 .SECONDARY:   # keep test objects between builds
 all: basin
 
 deps:
 	@sh $(DEPS) build
+
+# The commit runs record: `git describe --always --dirty`, or "unknown" outside git.
+# $(BUILD)/git-describe changes only when it does, and runner.o is rebuilt then.
+GIT_DESC := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(shell mkdir -p $(BUILD) && (echo '$(GIT_DESC)' | cmp -s - $(BUILD)/git-describe || echo '$(GIT_DESC)' >$(BUILD)/git-describe))
+$(BUILD)/experiments/runner.o: $(BUILD)/git-describe
+$(BUILD)/experiments/runner.o: CFLAGS += -DBASIN_GIT='"$(GIT_DESC)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -46,13 +53,17 @@ run: deps
 	    --optim sgd --lr 0.05 --momentum 0.9 --batch 128 --epochs 3 --seed 1
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-cli
+	@$(MAKE) --no-print-directory test-unit test-cli test-runner
 
 test-unit: basin $(TESTBIN)
 	@sh tests/run_unit.sh $(TESTBIN)
 
 test-cli: basin
 	@sh tests/test_cli.sh ./basin
+
+# experiment files, basin run (workers, kill -9 and SIGTERM resume), merge, queries
+test-runner: basin
+	@sh tests/test_runner.sh ./basin
 
 # 100 steps of every optimizer beside torch.optim / transcriptions of the reference
 # code, to 1e-9 relative; prints SKIP and succeeds without python3-torch

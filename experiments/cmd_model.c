@@ -1,5 +1,6 @@
 /* cmd_model.c -- the commands on one model: init (write the seeded theta), eval
- * (loss, accuracy, gradient, JVP, HVP of a theta) and train (mini-batch training). */
+ * (loss, accuracy, gradient, JVP, HVP of a theta) and train (mini-batch training with
+ * the loop of trainer.h, which `basin run` shares). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gsl/gsl_randist.h>
-
 #include "../core/npy.h"
-#include "../core/rng.h"
-#include "session.h"
+#include "trainer.h"
 
 static double now(void)
 {
@@ -85,20 +83,6 @@ int cmd_eval(session *s, err *e)
     return rc;
 }
 
-/* Copy the rows idx[0..k) of d into a contiguous batch (xb, yb, tb). */
-static batch gather(const data *d, const size_t *idx, size_t k, double *xb, int *yb, double *tb)
-{
-    size_t w = (size_t)d->d, tw = (size_t)d->tdim;
-    for (size_t i = 0; i < k; i++) {
-        memcpy(xb + i * w, d->x + idx[i] * w, w * sizeof *xb);
-        if (d->y)
-            yb[i] = d->y[idx[i]];
-        if (d->t)
-            memcpy(tb + i * tw, d->t + idx[i] * tw, tw * sizeof *tb);
-    }
-    return (batch){.x = xb, .y = d->y ? yb : NULL, .t = d->t ? tb : NULL, .n = k};
-}
-
 static void report(const char *split, const data *d, const model_stats *st)
 {
     printf("%s_loss=%.17g", split, st->loss);
@@ -112,61 +96,35 @@ int cmd_train(session *s, err *e)
     cfg *c = &s->c;
     if ((c->epochs > 0) == (c->steps > 0))
         return err_set(e, ERR_USAGE, "train: give exactly one of --epochs E or --steps S");
-    int rc = session_check_output(c->save, e);
-    if (rc || (rc = session_open(s, DATA_TRAIN, 1, e)))
-        return rc;
-    model *m = s->m;
-    const data *d = s->train;
-    size_t n = d ? d->n : 1, bsz = c->batch < n ? c->batch : n;
-    size_t per_epoch = (n + bsz - 1) / bsz;
-    long total = c->steps > 0 ? c->steps : c->epochs * (long)per_epoch;
-    opt *o = NULL;
-    size_t *idx = d ? err_malloc(e, n * sizeof *idx) : NULL;
-    double *xb = d ? err_malloc(e, bsz * (size_t)d->d * sizeof *xb) : NULL;
-    int *yb = d ? err_malloc(e, bsz * sizeof *yb) : NULL;
-    double *tb = d && d->t ? err_malloc(e, bsz * (size_t)d->tdim * sizeof *tb) : NULL;
-    gsl_rng *order = rng_stream(c->seed, RNG_ORDER, 0);
-    if ((d && (!idx || !xb || !yb || (d->t && !tb))) || !order)
-        rc = ERR_SYS;
-    rc = rc ? rc : opt_new(c->optim, &c->hp, m->n, &o, e);
+    int rc = session_open(s, DATA_TRAIN, 1, e);
+    trainer t = {0};
+    rc = rc ? rc : trainer_init(&t, s, e);
     double t0 = now(), shown = 0, run_loss = 0;
     int tty = isatty(2);
-    for (long step = 0; !rc && step < total; step++) {
-        size_t k = (size_t)step % per_epoch, lo = k * bsz, hi = lo + bsz < n ? lo + bsz : n;
-        if (d && k == 0) {
-            for (size_t i = 0; i < n; i++)
-                idx[i] = i;
-            if (c->shuffle)
-                gsl_ran_shuffle(order, idx, n, sizeof *idx);
-        }
-        batch b = d ? gather(d, idx + lo, hi - lo, xb, yb, tb) : (batch){0};
+    while (!rc && t.step < t.total) {
         model_stats st;
-        rc = opt_step(o, m, s->theta, b, &st, e);
+        rc = trainer_step(&t, &st, e);
         if (!rc && !isfinite(st.loss))
-            rc = err_set(e, ERR_DATA, "train: diverged at step %ld (loss %g); lower --lr", step + 1,
+            rc = err_set(e, ERR_DATA, "train: diverged at step %ld (loss %g); lower --lr", t.step,
                          st.loss);
-        run_loss = step ? 0.98 * run_loss + 0.02 * st.loss : st.loss;
-        double t = now() - t0;
-        int last = step + 1 == total, epoch_end = k + 1 == per_epoch;
-        if (!c->quiet && (last || (tty && t - shown > 0.25) || (!tty && epoch_end))) {
-            shown = t;
+        run_loss = t.step > 1 ? 0.98 * run_loss + 0.02 * st.loss : st.loss;
+        double el = now() - t0;
+        int last = t.step == t.total, epoch_end = t.step % (long)t.per_epoch == 0;
+        if (!c->quiet && (last || (tty && el - shown > 0.25) || (!tty && epoch_end))) {
+            shown = el;
             fprintf(stderr, "%sepoch %ld step %ld/%ld  loss %.4f  %.1f s%s", tty ? "\r" : "",
-                    step / (long)per_epoch + 1, step + 1, total, run_loss, t,
+                    (t.step - 1) / (long)t.per_epoch + 1, t.step, t.total, run_loss, el,
                     tty && !last ? "   " : "\n");
         }
     }
-    opt_free(o);
-    rng_free(order);
-    free(idx);
-    free(xb);
-    free(yb);
-    free(tb);
+    trainer_free(&t);
     if (rc)
         return rc;
+    model *m = s->m;
     model_stats st;
-    if ((rc = model_loss(m, s->theta, session_batch(d), &st, e)))
+    if ((rc = model_loss(m, s->theta, session_batch(s->train), &st, e)))
         return rc;
-    report("train", d, &st);
+    report("train", s->train, &st);
     if (s->test) {
         if ((rc = model_loss(m, s->theta, session_batch(s->test), &st, e)))
             return rc;
@@ -174,4 +132,3 @@ int cmd_train(session *s, err *e)
     }
     return c->save ? npy_write(c->save, s->theta, m->n, e) : 0;
 }
-

@@ -7,9 +7,7 @@
 
 #include <gsl/gsl_errno.h>
 
-#include "session.h"
-
-#define BASIN_VERSION "0.1.0"
+#include "exp.h"
 
 static const struct command {
     const char *name;
@@ -39,6 +37,26 @@ static const struct command {
                                "  Race an optimizer on a 2-D test function: CSV step,x,y,f from step 0 (the start)."},
 };
 
+/* Commands over experiment files and stores: they parse their own arguments. */
+static const struct argv_command {
+    const char *name;
+    int (*run)(int argc, char **argv, err *e);
+    const char *usage;
+} argv_commands[] = {
+    {"run", cmd_run, "basin run FILE.ini [--db PATH] [--jobs N] [--shard i/N | auto] [--dry-run] [--force]\n"
+                     "  Run an experiment file's runs into the store (default results/basin.db); resumable."},
+    {"runs", cmd_runs, "basin runs [--db PATH] [--experiment NAME] [--status S]\n"
+                       "  A table of the runs in the store."},
+    {"show", cmd_show, "basin show RUN [--db PATH]\n"
+                       "  Config, provenance, final metrics and recorded probes of a run (id prefix)."},
+    {"compare", cmd_compare, "basin compare --experiment NAME [--by KEY,...] [--metric KEY] [--db PATH]\n"
+                             "  Final metric, mean +- std over seeds, per group of parameters."},
+    {"export", cmd_export, "basin export (--run RUN | --experiment NAME) [--table metrics] [--format csv|json] [--db PATH]\n"
+                           "  A table's rows to stdout."},
+    {"merge", cmd_merge, "basin merge OUT.db IN.db...\n"
+                         "  Merge stores (e.g. Slurm shards) into OUT.db; idempotent."},
+};
+
 static void usage(FILE *f)
 {
     fprintf(f, "basin %s -- numerical experiments on optimizers and loss landscapes\n\n"
@@ -46,6 +64,8 @@ static void usage(FILE *f)
                "commands:\n", BASIN_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %s\n", commands[i].usage);
+    for (size_t i = 0; i < sizeof argv_commands / sizeof argv_commands[0]; i++)
+        fprintf(f, "  %s\n", argv_commands[i].usage);
     fprintf(f, "\nexit codes: 0 ok, 1 bad data or input file, 2 bad usage, 3 system error\n");
 }
 
@@ -61,6 +81,14 @@ int main(int argc, char **argv)
         printf("basin %s\n", BASIN_VERSION);
         return 0;
     }
+    for (size_t i = 0; i < sizeof argv_commands / sizeof argv_commands[0]; i++)
+        if (strcmp(argv[1], argv_commands[i].name) == 0) {
+            err e = {0};
+            int rc = argv_commands[i].run(argc - 2, argv + 2, &e);
+            if (rc)
+                fprintf(stderr, "basin %s: %s\n", argv[1], e.msg);
+            return rc;
+        }
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)

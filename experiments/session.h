@@ -8,6 +8,8 @@
 #include "../models/model.h"
 #include "cfg.h"
 
+#define BASIN_VERSION "0.1.0"
+
 typedef struct session {
     cfg c;
     data *train;            /* the split the command works on (NULL for test functions) */

@@ -504,13 +504,14 @@ int store_run_claim(store *s, const char *id, const store_prov *p, int force, in
     *result = STORE_CLAIMED;
     if (!rc) {
         const char *st = (const char *)sqlite3_column_text(q, 0);
-        if (strcmp(st, STORE_COMPLETED) == 0 && !force)
-            *result = STORE_SKIP_COMPLETED;
+        int final = !strcmp(st, STORE_COMPLETED) || !strcmp(st, STORE_DIVERGED);
+        if (final && !force)
+            *result = STORE_SKIP_DONE;
         else if (strcmp(st, STORE_RUNNING) == 0
                  && !owner_gone((const char *)sqlite3_column_text(q, 1),
                                 (long)sqlite3_column_int64(q, 2), sqlite3_column_double(q, 3)))
             *result = STORE_SKIP_BUSY;
-        else if (strcmp(st, STORE_COMPLETED) == 0)
+        else if (final)
             rc = truncate_rows(s, id, -1, e);
     }
     char host[256] = "";

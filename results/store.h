@@ -90,10 +90,11 @@ typedef struct store_prov {
  * last ran it into version[64] ("" when none). */
 int store_run_status(store *s, const char *id, char *status, char *version, err *e);
 
-enum store_claim { STORE_CLAIMED = 0, STORE_SKIP_COMPLETED, STORE_SKIP_BUSY };
+enum store_claim { STORE_CLAIMED = 0, STORE_SKIP_DONE, STORE_SKIP_BUSY };
 
-/* Atomically claim run `id` (registered) for this process: COMPLETED runs are
- * skipped unless `force` (then all their rows are deleted); RUNNING runs are skipped
+/* Atomically claim run `id` (registered) for this process: runs with a final outcome
+ * (COMPLETED, DIVERGED) are skipped unless `force` (then all their rows are deleted;
+ * the run starts over); RUNNING runs are skipped
  * while their owner lives: it is taken over only when its pid is dead on this host or
  * its heartbeat is older than STORE_STALE_S. A claimed run is RUNNING, owned by
  * (host, pid), with provenance p. *result is an enum store_claim. */

@@ -180,7 +180,7 @@ static void test_runs(void)
     CHECK(q1(s, "SELECT value FROM metrics_latest WHERE key = 'batch_loss'") == 0.125,
           "views: metrics_latest", "-");
     rc = store_run_claim(s, id, &prov, 0, &res, &e);
-    CHECK(rc == 0 && res == STORE_SKIP_COMPLETED, "claim: completed skipped", "res %d", res);
+    CHECK(rc == 0 && res == STORE_SKIP_DONE, "claim: completed skipped", "res %d", res);
     rc = store_run_claim(s, id, &prov, 1, &res, &e);
     CHECK(rc == 0 && res == STORE_CLAIMED && q1(s, "SELECT count(*) FROM metrics") == 0,
           "claim: --force reclaims and clears rows", "res %d", res);

@@ -1,0 +1,578 @@
+/* runner.c -- `basin run FILE`: the runs of an experiment file, trained into the store.
+ *
+ * The parent expands the file (exp.h), registers the runs, reports those already
+ * COMPLETED, and hands the rest to N worker processes (fork; each opens its own
+ * connection). A worker claims a run atomically (store_run_claim), so two workers --
+ * or two `basin run` processes on one file -- never train a run twice, then trains it
+ * with the shared loop (trainer.h):
+ * Runs already COMPLETED or DIVERGED (final outcomes) are skipped unless --force.
+ *   every step        batch_loss, lr (and the 2-D trajectory for 2-parameter models)
+ *   eval steps        train/test loss and accuracy, grad_norm, update_norm,
+ *                     perturbed_loss: at step 0, every eval-every steps, at the end
+ *   checkpoints       theta, optimizer state, trainer aux state (order RNG state and
+ *                     the epoch's permutation) every checkpoint-every steps (or 60 s),
+ *                     committed together with the metrics up to that step
+ *   snapshots         every snapshot-every steps, and always the final theta
+ * A run found with a resume checkpoint continues from it after deleting its rows past
+ * the checkpoint, so its metrics are bit-identical to an uninterrupted run's (for the
+ * same thread count). A non-finite loss marks the run DIVERGED and the sweep goes on;
+ * other errors mark it FAILED. SIGINT/SIGTERM: a last checkpoint, INTERRUPTED, exit
+ * 128 + signal. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/pool.h"
+#include "../results/store.h"
+#include "exp.h"
+#include "trainer.h"
+
+#ifndef BASIN_GIT
+#define BASIN_GIT "unknown"
+#endif
+
+/* OpenBLAS's build description (libopenblas). */
+extern char *openblas_get_config(void);
+
+#define MAX_JOBS 256
+
+static volatile sig_atomic_t stop_sig;
+static pid_t kids[MAX_JOBS];
+static int nkids;
+
+/* Record the signal; the parent passes it on to its workers. */
+static void on_signal(int sig)
+{
+    stop_sig = sig;
+    for (int k = 0; k < nkids; k++)
+        if (kids[k] > 0)
+            kill(kids[k], sig);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct opts {
+    const char *file, *db;
+    int jobs, shard, nshards, dry, force;
+} opts;
+
+/* What a worker needs besides its store. */
+typedef struct ctx {
+    const exp_plan *p;
+    const opts *o;
+    exp_run **todo;          /* runs of this shard not COMPLETED (or all, with --force) */
+    size_t ntodo;
+    store_prov prov;
+    int worker;              /* 0 when running in the parent */
+    int tty, color, threads;
+    double t0;
+    size_t done;
+} ctx;
+
+/* --- progress and messages --- */
+
+static const char *paint(const ctx *c, const char *status)
+{
+    static char buf[64];
+    const char *code = strcmp(status, STORE_COMPLETED) == 0 ? "32"
+                     : strcmp(status, STORE_DIVERGED) == 0 ? "33"
+                     : strcmp(status, STORE_FAILED) == 0 ? "31" : "35";
+    if (!c->color)
+        return status;
+    snprintf(buf, sizeof buf, "\033[%sm%s\033[0m", code, status);
+    return buf;
+}
+
+static void say(const ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const ctx *c, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (c->worker)
+        fprintf(stderr, "[w%d] %s\n", c->worker, line);
+    else
+        fprintf(stderr, "%s%s\n", c->tty ? "\r\033[K" : "", line);
+}
+
+static void bar(const ctx *c, const exp_run *r, const trainer *t, double loss)
+{
+    double frac = ((double)c->done + (double)t->step / (double)t->total) / (double)c->ntodo;
+    double el = now() - c->t0, eta = frac > 0 ? el / frac - el : 0;
+    fprintf(stderr, "\r\033[K[%zu/%zu] %.12s step %ld/%ld  loss %.4g  ETA %d:%02d", c->done + 1,
+            c->ntodo, r->id, t->step, t->total, loss, (int)(eta / 60), (int)fmod(eta, 60));
+}
+
+/* --- one run --- */
+
+typedef struct rstate {
+    store *st;
+    const exp_run *r;
+    session s;
+    trainer t;
+    double *ostate;          /* (opt_state_len) */
+    void *aux;               /* (trainer_aux_size) */
+} rstate;
+
+static int checkpoint(rstate *x, const char *kind, err *e)
+{
+    opt_state_save(x->t.o, x->ostate);
+    trainer_aux_save(&x->t, x->aux);
+    store_ckpt c = {x->t.step, trainer_epoch(&x->t), x->s.theta, x->s.m->n, x->ostate,
+                    opt_state_len(x->t.o), x->aux, trainer_aux_size(&x->t)};
+    return store_ckpt_put(x->st, x->r->id, kind, &c, e);
+}
+
+/* Train and test loss/accuracy at the current theta; *bad when one is not finite.
+ * Model errors return their code with the message on re (the run's error); store
+ * errors return minus their code, with the message on e. */
+static int evaluate(rstate *x, int *bad, err *re, err *e)
+{
+    const char *split[2] = {"train", "test"};
+    const data *d[2] = {x->s.train, x->s.test};
+    long k = x->t.step;
+    double ep = trainer_epoch(&x->t);
+    *bad = 0;
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && !d[1])
+            break;
+        model_stats ms;
+        int rc = model_loss(x->s.m, x->s.theta, session_batch(d[i]), &ms, re);
+        if (rc)
+            return rc;
+        char key[16];
+        snprintf(key, sizeof key, "%s_loss", split[i]);
+        if ((rc = store_metric(x->st, x->r->id, key, k, ep, ms.loss, e)))
+            return -rc;
+        *bad |= !isfinite(ms.loss);
+        snprintf(key, sizeof key, "%s_acc", split[i]);
+        if (d[i] && d[i]->classes
+            && (rc = store_metric(x->st, x->r->id, key, k, ep, ms.correct / (double)ms.n, e)))
+            return -rc;
+    }
+    return 0;
+}
+
+/* Set up the run's session and trainer, resuming from its checkpoint when there is
+ * one; *resumed = its step (0 for a fresh start). Errors as evaluate(). */
+static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
+{
+    x->s.c = x->r->c;
+    x->s.c.threads = c->threads;
+    x->s.c.quiet = 1;
+    int rc = session_open(&x->s, DATA_TRAIN, 1, re);
+    rc = rc ? rc : trainer_init(&x->t, &x->s, re);
+    if (!rc) {
+        x->ostate = err_malloc(re, opt_state_len(x->t.o) * sizeof *x->ostate);
+        x->aux = err_malloc(re, trainer_aux_size(&x->t));
+        rc = x->ostate && x->aux ? 0 : ERR_SYS;
+    }
+    if (rc)
+        return rc;
+    store_ckpt_data ck;
+    int found = 0, bad = 0;
+    *resumed = 0;
+    if ((rc = store_ckpt_get(x->st, x->r->id, STORE_RESUME, -1, &ck, &found, e)))
+        return -rc;
+    if (found) {
+        err ce = {0};
+        int lr = ck.n != x->s.m->n
+                     ? err_set(&ce, ERR_DATA, "theta has %zu parameters, the model %zu", ck.n,
+                               x->s.m->n)
+                     : opt_state_load(x->t.o, ck.state, ck.nstate, &ce);
+        lr = lr ? lr : trainer_aux_load(&x->t, ck.aux, ck.naux, &ce);
+        if (!lr) {
+            memcpy(x->s.theta, ck.theta, ck.n * sizeof *ck.theta);
+            *resumed = ck.step;
+        } else {
+            say(c, "warning: run %.12s: checkpoint unusable (%s); starting over", x->r->id, ce.msg);
+            /* a fresh trainer: the failed loads may have changed the old one */
+            trainer_free(&x->t);
+            session_close(&x->s);
+            memset(&x->s, 0, sizeof x->s);
+            store_ckpt_data_free(&ck);
+            free(x->ostate);
+            free(x->aux);
+            x->ostate = x->aux = NULL;
+            if ((rc = store_ckpt_drop_resume(x->st, x->r->id, e)))
+                return -rc;
+            return start(c, x, resumed, re, e);
+        }
+        store_ckpt_data_free(&ck);
+    }
+    if ((rc = store_run_truncate(x->st, x->r->id, found ? *resumed : -1, e)))
+        return -rc;
+    if (found)
+        return 0;
+    return evaluate(x, &bad, re, e);
+}
+
+/* Train claimed run r. Returns 0 when the run ended with a status recorded, 128 + sig
+ * when stopped by a signal (INTERRUPTED recorded), or a store error (fatal). */
+static int run_one(ctx *c, store *st, const exp_run *r, err *e)
+{
+    rstate x = {.st = st, .r = r};
+    err re = {0};   /* the run's own failure, recorded as FAILED */
+    long resumed = 0;
+    double t0 = now(), loss = NAN;
+    int rc = start(c, &x, &resumed, &re, e), bad = 0, srv = 0;
+    const char *status = STORE_COMPLETED;
+    char msg[1100] = "";
+    if (rc < 0) {   /* a store error while starting */
+        srv = -rc;
+        goto out;
+    }
+    if (rc) {
+        status = STORE_FAILED;
+        snprintf(msg, sizeof msg, "%s", re.msg);
+        goto finish;
+    }
+    if (resumed)
+        say(c, "resume %.12s %s from step %ld", r->id, r->label, resumed);
+    trainer *t = &x.t;
+    long ev = r->x.eval_every, ck = r->x.checkpoint_every, sn = r->x.snapshot_every;
+    double last_ck = now(), last_flush = now(), last_line = now();
+    while (t->step < t->total && !stop_sig) {
+        model_stats ms;
+        if ((rc = trainer_step(t, &ms, &re))) {
+            status = STORE_FAILED;
+            snprintf(msg, sizeof msg, "step %ld: %s", t->step + 1, re.msg);
+            break;
+        }
+        long k = t->step;
+        double ep = trainer_epoch(t);
+        const opt_metrics *om = opt_last(t->o);
+        loss = ms.loss;
+        srv = store_metric(st, r->id, "batch_loss", k, ep, ms.loss, e);
+        srv = srv ? srv : store_metric(st, r->id, "lr", k, ep, om->lr, e);
+        if (!srv && x.s.m->n == 2)
+            srv = store_traj(st, r->id, "theta", k, x.s.theta[0], x.s.theta[1], ms.loss, e);
+        if (!srv && (k == t->total || (ev && k % ev == 0))) {
+            const char *keys[3] = {"grad_norm", "update_norm", "perturbed_loss"};
+            double v[3] = {om->grad_norm, om->update_norm, om->perturbed_loss};
+            for (int i = 0; !srv && i < 3; i++)
+                if (isfinite(v[i]))
+                    srv = store_metric(st, r->id, keys[i], k, ep, v[i], e);
+            int er = srv ? 0 : evaluate(&x, &bad, &re, e);
+            srv = er < 0 ? -er : srv;
+            if (er > 0) {
+                status = STORE_FAILED;
+                snprintf(msg, sizeof msg, "evaluation at step %ld: %s", k, re.msg);
+                break;
+            }
+        }
+        if (srv)
+            goto out;
+        if (!isfinite(ms.loss) || bad) {
+            status = STORE_DIVERGED;
+            snprintf(msg, sizeof msg, "non-finite loss at step %ld", k);
+            break;
+        }
+        double tn = now();
+        if (!srv && sn && k % sn == 0 && k < t->total)
+            srv = checkpoint(&x, STORE_SNAPSHOT, e);
+        if (!srv && k < t->total && (ck ? k % ck == 0 : tn - last_ck > 60)) {
+            srv = checkpoint(&x, STORE_RESUME, e);
+            last_ck = last_flush = tn;
+        }
+        if (!srv && tn - last_flush > 2) {
+            srv = store_flush(st, e);
+            srv = srv ? srv : store_run_heartbeat(st, r->id, k, e);
+            last_flush = tn;
+        }
+        if (srv)
+            goto out;
+        if (c->tty && !c->worker)
+            bar(c, r, t, loss);
+        else if (tn - last_line > 30) {
+            say(c, "%.12s step %ld/%ld loss %.4g", r->id, k, t->total, loss);
+            last_line = tn;
+        }
+    }
+    if (stop_sig && t->step < t->total && !strcmp(status, STORE_COMPLETED)) {
+        if ((srv = checkpoint(&x, STORE_RESUME, e)))
+            goto out;
+        status = STORE_INTERRUPTED;
+        snprintf(msg, sizeof msg, "stopped by signal %d at step %ld", (int)stop_sig, t->step);
+    } else if (!strcmp(status, STORE_COMPLETED)) {
+        if ((srv = checkpoint(&x, STORE_SNAPSHOT, e)) || (srv = store_ckpt_drop_resume(st, r->id, e)))
+            goto out;
+    } else if (!strcmp(status, STORE_DIVERGED) && (srv = store_ckpt_drop_resume(st, r->id, e))) {
+        goto out;
+    }
+finish:
+    srv = store_run_heartbeat(st, r->id, x.t.step, e);
+    srv = srv ? srv : store_run_finish(st, r->id, status, msg[0] ? msg : NULL, e);
+    if (!srv) {
+        char fin[256] = "";
+        if (!strcmp(status, STORE_COMPLETED) && x.t.o)
+            snprintf(fin, sizeof fin, ": %ld steps, batch loss %.4g", x.t.step, loss);
+        say(c, "%s %.12s %s in %.1f s%s%s%s", paint(c, status), r->id, r->label, now() - t0, fin,
+            msg[0] ? ": " : "", msg);
+    }
+    if (!srv && !strcmp(status, STORE_INTERRUPTED))
+        srv = 128 + (int)stop_sig;
+out:
+    trainer_free(&x.t);
+    session_close(&x.s);
+    free(x.ostate);
+    free(x.aux);
+    return srv;
+}
+
+/* Claim and train each run of c->todo in turn; returns 0, ERR_DATA when a run
+ * FAILED, 128 + sig when stopped, or a store error. */
+static int worker(ctx *c, err *e)
+{
+    store *st;
+    int rc = store_open(c->o->db, &st, e), failed = 0;
+    if (!rc && c->threads)
+        rc = pool_set_threads(c->threads, e);
+    c->prov.threads = pool_threads();
+    for (size_t i = 0; !rc && i < c->ntodo && !stop_sig; i++) {
+        exp_run *r = c->todo[i];
+        int res;
+        if ((rc = store_run_claim(st, r->id, &c->prov, c->o->force, &res, e)))
+            break;
+        if (res == STORE_SKIP_BUSY && !c->worker)
+            say(c, "skip %.12s %s: RUNNING in another live process", r->id, r->label);
+        if (res != STORE_CLAIMED)
+            continue;
+        rc = run_one(c, st, r, e);
+        char status[16], ver[64];
+        if (!rc && !(rc = store_run_status(st, r->id, status, ver, e)))
+            failed |= !strcmp(status, STORE_FAILED);
+        c->done++;
+    }
+    int frc = store_flush(st, rc ? NULL : e);
+    store_close(st);
+    rc = rc ? rc : frc;
+    if (!rc && stop_sig)
+        rc = 128 + (int)stop_sig;
+    return rc ? rc : failed ? err_set(e, ERR_DATA, "some runs FAILED (see basin runs --status FAILED)") : 0;
+}
+
+/* --- the command --- */
+
+static int parse(int argc, char **argv, opts *o, err *e)
+{
+    *o = (opts){.db = "results/basin.db", .jobs = 1, .nshards = 1};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = !strcmp(a, "--db") || !strcmp(a, "--jobs") || !strcmp(a, "--shard");
+        if (takes && !v)
+            return err_set(e, ERR_USAGE, "%s needs a value", a);
+        if (!strcmp(a, "--db"))
+            o->db = v;
+        else if (!strcmp(a, "--jobs")) {
+            char *end;
+            long j = strtol(v, &end, 10);
+            if (*end || j < 1 || j > MAX_JOBS)
+                return err_set(e, ERR_USAGE, "--jobs: '%s' is not a count in 1..%d", v, MAX_JOBS);
+            o->jobs = (int)j;
+        } else if (!strcmp(a, "--shard")) {
+            char buf[32];
+            if (!strcmp(v, "auto")) {
+                const char *id = getenv("SLURM_ARRAY_TASK_ID"), *n = getenv("SLURM_ARRAY_TASK_COUNT");
+                const char *mn = getenv("SLURM_ARRAY_TASK_MIN");
+                if (!id || !n)
+                    return err_set(e, ERR_USAGE, "--shard auto: SLURM_ARRAY_TASK_ID and "
+                                   "SLURM_ARRAY_TASK_COUNT are not set (not a Slurm array job)");
+                snprintf(buf, sizeof buf, "%ld/%s", atol(id) - (mn ? atol(mn) : 0), n);
+                v = buf;
+            }
+            char tail;
+            if (sscanf(v, "%d/%d%c", &o->shard, &o->nshards, &tail) != 2 || o->nshards < 1
+                || o->shard < 0 || o->shard >= o->nshards)
+                return err_set(e, ERR_USAGE, "--shard: '%s' is not i/N with 0 <= i < N, or auto", v);
+        } else if (!strcmp(a, "--dry-run"))
+            o->dry = 1;
+        else if (!strcmp(a, "--force"))
+            o->force = 1;
+        else if (a[0] == '-')
+            return err_set(e, ERR_USAGE, "run: unknown option '%s' (see basin run --help)", a);
+        else if (o->file)
+            return err_set(e, ERR_USAGE, "run: one experiment file, got '%s' and '%s'", o->file, a);
+        else
+            o->file = a;
+        i += takes;
+    }
+    if (!o->file)
+        return err_set(e, ERR_USAGE, "run: which experiment file? (basin run FILE.ini)");
+    return 0;
+}
+
+static void cpu_name(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(buf, cap, "%s", strchr(line, ':') + 2);
+            buf[strcspn(buf, "\n")] = 0;
+            break;
+        }
+    if (f)
+        fclose(f);
+}
+
+/* Start jobs workers and wait for them all; the first non-zero status wins, a
+ * signal's status over all. */
+static int fork_workers(ctx *c, err *e)
+{
+    fflush(NULL);
+    int rc = 0;
+    for (int k = 0; k < c->o->jobs; k++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            rc = err_set(e, ERR_SYS, "fork: %s", strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            nkids = 0;
+            c->worker = k + 1;
+            err we = {0};
+            int wrc = worker(c, &we);
+            if (wrc && wrc < 128 && wrc != ERR_DATA)
+                fprintf(stderr, "[w%d] basin run: %s\n", k + 1, we.msg);
+            fflush(NULL);
+            _exit(wrc);
+        }
+        kids[nkids++] = pid;
+    }
+    for (int k = 0; k < nkids; k++) {
+        int status;
+        while (waitpid(kids[k], &status, 0) < 0 && errno == EINTR)
+            ;
+        int wrc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (wrc && !rc)
+            rc = wrc == ERR_DATA ? err_set(e, ERR_DATA, "some runs FAILED (see basin runs "
+                                           "--status FAILED)")
+               : wrc >= 128 ? wrc : err_set(e, wrc, "a worker failed (see its [wN] message)");
+        kids[k] = 0;
+    }
+    nkids = 0;
+    return stop_sig ? 128 + (int)stop_sig : rc;
+}
+
+int cmd_run(int argc, char **argv, err *e)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: basin run FILE.ini [--db PATH] [--jobs N] [--shard i/N | --shard auto]\n"
+                   "                 [--dry-run] [--force]\n"
+                   "  Run every run of an experiment file into the store (default %s);\n"
+                   "  completed runs are skipped, interrupted ones resumed.\n", "results/basin.db");
+            return 0;
+        }
+    opts o;
+    exp_plan p;
+    int rc = parse(argc, argv, &o, e);
+    if (rc || (rc = exp_plan_load(o.file, &p, e)))
+        return rc;
+    exp_run **mine = calloc(p.n + 1, sizeof *mine);
+    store_run *reg = calloc(p.n + 1, sizeof *reg);
+    size_t nmine = 0;
+    char cmdline[4096] = "basin run", cpu[256], host[256] = "";
+    ctx c = {.p = &p, .o = &o, .todo = mine, .tty = isatty(2)};
+    if (!mine || !reg) {
+        rc = err_set(e, ERR_SYS, "out of memory");
+        goto out;
+    }
+    for (size_t i = (size_t)o.shard; i < p.n; i += (size_t)o.nshards)
+        mine[nmine++] = &p.runs[i];
+    if (o.dry) {
+        printf("experiment %s: %zu runs", p.name, p.n);
+        if (o.nshards > 1)
+            printf(", shard %d/%d: %zu", o.shard, o.nshards, nmine);
+        printf("\n");
+        for (size_t i = 0; i < nmine; i++)
+            printf("%.12s  %s\n", mine[i]->id, mine[i]->label[0] ? mine[i]->label : "(no sweep)");
+        goto out;
+    }
+    for (int i = 0; i < argc; i++)
+        snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), " %s", argv[i]);
+    cpu_name(cpu, sizeof cpu);
+    gethostname(host, sizeof host - 1);
+    c.prov = (store_prov){BASIN_VERSION, BASIN_GIT, "gcc " __VERSION__, cpu, host,
+                          openblas_get_config(), cmdline, 0};
+    c.color = c.tty && !getenv("NO_COLOR");
+    c.threads = p.runs[0].c.threads;
+    if (!c.threads && !getenv("BASIN_THREADS") && o.jobs > 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        c.threads = cores > o.jobs ? (int)(cores / o.jobs) : 1;
+    }
+    /* the database directory, e.g. results/ */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", o.db);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            rc = err_set(e, ERR_SYS, "%s: %s", dir, strerror(errno));
+            goto out;
+        }
+    }
+    store *st;
+    if ((rc = store_open(o.db, &st, e)))
+        goto out;
+    for (size_t i = 0; i < nmine; i++) {
+        exp_run *r = mine[i];
+        reg[i] = (store_run){r->id, p.name, r->grp, r->canon, r->label, r->c.seed,
+                             r->c.steps, r->nparams, (const char *const *)r->keys,
+                             (const char *const *)r->vals};
+    }
+    rc = store_experiment_put(st, p.name, o.file, p.file.text, e);
+    rc = rc ? rc : store_runs_register(st, reg, nmine, e);
+    size_t skipped = 0;
+    for (size_t i = 0; !rc && i < nmine; i++) {
+        char status[16], ver[64];
+        if ((rc = store_run_status(st, mine[i]->id, status, ver, e)))
+            break;
+        if ((!strcmp(status, STORE_COMPLETED) || !strcmp(status, STORE_DIVERGED)) && !o.force) {
+            skipped++;
+            say(&c, "skip %.12s %s: %s%s%s%s", mine[i]->id, mine[i]->label, status,
+                strcmp(ver, BASIN_VERSION) ? " (warning: by basin " : "",
+                strcmp(ver, BASIN_VERSION) ? ver : "", strcmp(ver, BASIN_VERSION) ? ")" : "");
+        } else {
+            mine[c.ntodo++] = mine[i];
+        }
+    }
+    store_close(st);   /* never carried across fork */
+    if (rc)
+        goto out;
+    fprintf(stderr, "experiment %s: %zu runs%s, %zu to do, %zu done before; database %s\n", p.name,
+            nmine, o.nshards > 1 ? " in this shard" : "", c.ntodo, skipped, o.db);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    c.t0 = now();
+    if (c.ntodo)
+        rc = o.jobs > 1 && c.ntodo > 1 ? fork_workers(&c, e) : worker(&c, e);
+    if (c.tty)
+        fprintf(stderr, "\r\033[K");
+    if (rc >= 128)
+        err_set(e, rc, "interrupted by signal %d; run the same command again to resume", rc - 128);
+out:
+    free(mine);
+    free(reg);
+    exp_plan_free(&p);
+    return rc;
+}

@@ -1,0 +1,538 @@
+/* sweep.c -- experiment files to runs: sections and keys, sweep axes, grid expansion
+ * in canonical order, canonical configuration text and run ids (exp.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exp.h"
+
+/* --- SHA-256 (FIPS 180-4), for run ids: collision-free for all practical purposes,
+ * so an id prefix names a configuration as a git hash names a commit. --- */
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_block(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64], a[8];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16
+             | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    memcpy(a, h, sizeof a);
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = a[7] + (ROR(a[4], 6) ^ ROR(a[4], 11) ^ ROR(a[4], 25))
+                    + ((a[4] & a[5]) ^ (~a[4] & a[6])) + K256[i] + w[i];
+        uint32_t t2 = (ROR(a[0], 2) ^ ROR(a[0], 13) ^ ROR(a[0], 22))
+                    + ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
+        memmove(a + 1, a, 7 * sizeof a[0]);
+        a[4] += t1;
+        a[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++)
+        h[i] += a[i];
+}
+
+/* hex (65 bytes) = SHA-256 of the string s, lowercase. */
+static void sha256_hex(const char *s, char *hex)
+{
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    size_t n = strlen(s), i = 0;
+    unsigned char blk[64];
+    for (; i + 64 <= n; i += 64)
+        sha256_block(h, (const unsigned char *)s + i);
+    size_t r = n - i;
+    memcpy(blk, s + i, r);
+    blk[r++] = 0x80;
+    if (r > 56) {
+        memset(blk + r, 0, 64 - r);
+        sha256_block(h, blk);
+        r = 0;
+    }
+    memset(blk + r, 0, 56 - r);
+    uint64_t bits = (uint64_t)n * 8;
+    for (int k = 0; k < 8; k++)
+        blk[56 + k] = (unsigned char)(bits >> (56 - 8 * k));
+    sha256_block(h, blk);
+    for (int k = 0; k < 8; k++)
+        snprintf(hex + 8 * k, 9, "%08x", h[k]);
+}
+
+/* --- sections and keys: the one place that says which key goes where --- */
+
+static const struct section {
+    const char *name;
+    const char *keys;   /* space-delimited; NULL: every option of basin train not listed
+                           elsewhere (optimizer hyperparameters and schedules land here) */
+} sections[] = {
+    {"experiment", " name description seed threads "},
+    {"data", " data samples subset imbalance imbalance-type label-noise scale synth-dim"
+             " synth-classes synth-noise test-samples "},
+    {"model", " model hidden act slope no-bias loss chunk init channels width blocks skip "},
+    {"optim", NULL},
+    {"train", " batch epochs steps no-shuffle eval-every checkpoint-every snapshot-every "},
+    {"probes", " "},
+    {"landscape", " "},
+};
+#define NSECTIONS (int)(sizeof sections / sizeof sections[0])
+
+enum key_kind { K_UNKNOWN, K_CFG, K_RUNNER, K_META };
+
+static const char *const runner_keys[] = {"eval-every", "checkpoint-every", "snapshot-every"};
+#define NRUNNER 3
+
+static int listed(const char *keys, const char *key)
+{
+    char pat[80];
+    snprintf(pat, sizeof pat, " %s ", key);
+    return keys && strstr(keys, pat) != NULL;
+}
+
+/* Which section a key belongs to (-1: none), its kind, and its place in the canonical
+ * order (cfg table index; runner keys after). */
+static int classify(const char *key, enum key_kind *kind, int *order)
+{
+    *kind = K_UNKNOWN;
+    *order = 1 << 20;
+    if (strcmp(key, "name") == 0 || strcmp(key, "description") == 0)
+        *kind = K_META;
+    for (int k = 0; k < NRUNNER; k++)
+        if (strcmp(key, runner_keys[k]) == 0) {
+            *kind = K_RUNNER;
+            *order = 1000 + k;
+        }
+    int cmds, takes;
+    const char *n;
+    for (int i = 0; *kind == K_UNKNOWN && (n = cfg_option(i, &cmds, &takes)); i++) {
+        char buf[256];
+        cfg c;
+        if (strcmp(n, key) != 0 || !(cmds & CMD_TRAIN))
+            continue;
+        cfg_default(&c);
+        if (cfg_get(&c, key, buf, sizeof buf) == 0 || strcmp(key, "threads") == 0) {
+            *kind = K_CFG;
+            *order = i;
+        }
+    }
+    if (*kind == K_UNKNOWN)
+        return -1;
+    for (int s = 0; s < NSECTIONS; s++)
+        if (listed(sections[s].keys, key))
+            return s;
+    for (int s = 0; s < NSECTIONS; s++)
+        if (!sections[s].keys)
+            return *kind == K_CFG ? s : -1;
+    return -1;
+}
+
+static int section_index(const char *name)
+{
+    for (int s = 0; s < NSECTIONS; s++)
+        if (strcmp(sections[s].name, name) == 0)
+            return s;
+    return -1;
+}
+
+/* A cfg message ("--lr: 'x' is not a number") for a file: the dashes dropped. */
+static int file_err(err *e, const ini *f, int line, const char *msg)
+{
+    char m[sizeof e->msg];
+    size_t k = 0;
+    for (const char *p = msg; *p && k + 1 < sizeof m; p++) {
+        if (p[0] == '-' && p[1] == '-' && (p == msg || p[-1] == ' ' || p[-1] == '('))
+            p++;
+        else
+            m[k++] = *p;
+    }
+    m[k] = 0;
+    return err_set(e, e && e->code ? e->code : ERR_USAGE, "%s:%d: %s", f->path, line, m);
+}
+
+/* --- sweep values --- */
+
+typedef struct axis {
+    int entry;      /* index in the ini */
+    int order;
+    int n;
+    char **items;   /* (n) */
+} axis;
+
+/* Split the sweep `{...}` of entry v into items stored in *arena. */
+static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *used,
+                       axis *a, err *e)
+{
+    const char *s = v->value;
+    size_t len = strlen(s);
+    char body[len + 1];
+    memcpy(body, s + 1, len - 2);
+    body[len - 2] = 0;
+    long lo, hi;
+    char tail;
+    a->n = 0;
+    if (strstr(body, "..")) {
+        if (sscanf(body, " %ld .. %ld %c", &lo, &hi, &tail) != 2 || hi < lo || hi - lo >= 100000)
+            return err_set(e, ERR_USAGE, "%s:%d: %s: bad range '%s' (want {FIRST..LAST} with "
+                           "whole numbers, FIRST <= LAST)", f->path, v->line, v->key, s);
+        a->n = (int)(hi - lo + 1);
+    }
+    char sep = strchr(body, ';') ? ';' : ',';
+    if (!a->n) {
+        a->n = 1;
+        for (char *p = body; *p; p++)
+            a->n += *p == sep;
+    }
+    a->items = calloc((size_t)a->n, sizeof *a->items);
+    size_t need = *used + len + 24 * (size_t)a->n + 1;
+    char *grown = realloc(*arena, need);
+    if (!a->items || !grown)
+        return err_set(e, ERR_SYS, "out of memory");
+    *arena = grown;
+    /* items are offsets into the arena until the whole plan is read (it may move) */
+    char *tok = body;
+    for (int k = 0; k < a->n; k++) {
+        char *out = *arena + *used;
+        if (strstr(body, ".."))
+            snprintf(out, 24, "%ld", lo + k);
+        else {
+            char *end = strchr(tok, sep);
+            if (end)
+                *end = 0;
+            while (*tok == ' ' || *tok == '\t')
+                tok++;
+            size_t l = strlen(tok);
+            while (l && (tok[l - 1] == ' ' || tok[l - 1] == '\t'))
+                l--;
+            if (!l)
+                return err_set(e, ERR_USAGE, "%s:%d: %s: empty item in sweep '%s'", f->path,
+                               v->line, v->key, s);
+            memcpy(out, tok, l);
+            out[l] = 0;
+            tok = end ? end + 1 : tok + strlen(tok);
+        }
+        a->items[k] = (char *)(uintptr_t)*used;
+        *used += strlen(out) + 1;
+        for (int j = 0; j < k; j++)
+            if (strcmp(*arena + (uintptr_t)a->items[j], out) == 0)
+                return err_set(e, ERR_USAGE, "%s:%d: %s: '%s' appears twice in the sweep",
+                               f->path, v->line, v->key, out);
+    }
+    return 0;
+}
+
+static int cmp_axis(const void *a, const void *b)
+{
+    const axis *x = a, *y = b;
+    return x->order != y->order ? (x->order < y->order ? -1 : 1) : x->entry - y->entry;
+}
+
+static int boolean(const char *v, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (int k = 0; k < 4; k++) {
+        if (strcmp(v, yes[k]) == 0)
+            return *out = 1, 0;
+        if (strcmp(v, no[k]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* Apply entry `v` with value `val` to run r. */
+static int apply(const ini *f, const ini_entry *v, const char *val, exp_run *r, err *e)
+{
+    enum key_kind kind;
+    int order, cmds = 0, takes = 1;
+    classify(v->key, &kind, &order);
+    if (kind == K_RUNNER) {
+        char *end;
+        errno = 0;
+        long n = strtol(val, &end, 10);
+        if (*end || errno || n < 0 || end == val)
+            return err_set(e, ERR_USAGE, "%s:%d: %s: '%s' is not a whole number >= 0", f->path,
+                           v->line, v->key, val);
+        long *dst[NRUNNER] = {&r->x.eval_every, &r->x.checkpoint_every, &r->x.snapshot_every};
+        for (int k = 0; k < NRUNNER; k++)
+            if (strcmp(v->key, runner_keys[k]) == 0)
+                *dst[k] = n;
+        return 0;
+    }
+    if (kind != K_CFG)
+        return 0;
+    const char *n;
+    for (int i = 0; (n = cfg_option(i, &cmds, &takes)); i++)
+        if (strcmp(n, v->key) == 0)
+            break;
+    int rc, on = 1;
+    if (!takes) {
+        if (boolean(val, &on))
+            return err_set(e, ERR_USAGE, "%s:%d: %s: '%s' is not true or false", f->path,
+                           v->line, v->key, val);
+        rc = on ? cfg_set(&r->c, CMD_TRAIN, v->key, NULL, e) : 0;
+    } else {
+        rc = cfg_set(&r->c, CMD_TRAIN, v->key, val, e);
+    }
+    return rc ? file_err(e, f, v->line, e->msg) : 0;
+}
+
+/* A growing "key = value\n" text and, optionally, the (key, value) pairs. */
+typedef struct canon {
+    char *t;
+    size_t len, cap;
+    char **keys, **vals;   /* NULL: text only */
+    int n;
+} canon;
+
+static int canon_add(canon *c, const char *key, const char *val, err *e)
+{
+    size_t need = strlen(key) + strlen(val) + 5;
+    if (c->len + need >= c->cap) {
+        char *g = realloc(c->t, c->cap = 2 * c->cap + need);
+        if (!g)
+            return err_set(e, ERR_SYS, "out of memory");
+        c->t = g;
+    }
+    c->len += (size_t)snprintf(c->t + c->len, c->cap - c->len, "%s = %s\n", key, val);
+    if (c->keys) {
+        c->keys[c->n] = strdup(key);
+        c->vals[c->n] = strdup(val);
+        if (!c->keys[c->n++] || !c->vals[c->n - 1])
+            return err_set(e, ERR_SYS, "out of memory");
+    }
+    return 0;
+}
+
+/* The canonical configuration of r (without the seed line when !with_seed): every
+ * option of basin train that has a canonical form, in table order, then eval-every
+ * and snapshot-every. With `params`, also r's (key, value) pairs. */
+static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
+{
+    canon c = {.t = malloc(4096), .cap = 4096};
+    int cmds, takes, rows = 2, rc = 0;
+    while (cfg_option(rows - 2, &cmds, &takes))
+        rows++;
+    if (params) {
+        c.keys = r->keys = calloc((size_t)rows, sizeof *c.keys);
+        c.vals = r->vals = calloc((size_t)rows, sizeof *c.vals);
+    }
+    if (!c.t || (params && (!c.keys || !c.vals))) {
+        free(c.t);
+        return err_set(e, ERR_SYS, "out of memory");
+    }
+    c.t[0] = 0;
+    const char *n;
+    char buf[1024];
+    for (int i = 0; !rc && (n = cfg_option(i, &cmds, &takes)); i++)
+        if ((cmds & CMD_TRAIN) && cfg_get(&r->c, n, buf, sizeof buf) == 0
+            && (with_seed || strcmp(n, "seed") != 0))
+            rc = canon_add(&c, n, buf, e);
+    snprintf(buf, sizeof buf, "%ld", r->x.eval_every);
+    rc = rc ? rc : canon_add(&c, "eval-every", buf, e);
+    snprintf(buf, sizeof buf, "%ld", r->x.snapshot_every);
+    rc = rc ? rc : canon_add(&c, "snapshot-every", buf, e);
+    if (params)
+        r->nparams = c.n;
+    if (rc)
+        free(c.t);
+    else
+        *out = c.t;
+    return rc;
+}
+
+/* Resolve grid point `ix` (one item index per axis) into r. */
+static int resolve(exp_plan *p, const axis *ax, int nax, const int *ix, exp_run *r, err *e)
+{
+    const ini *f = &p->file;
+    cfg_default(&r->c);
+    r->x = (exp_opts){0};
+    int epochs_line = 0, steps_line = 0, rc = 0;
+    for (size_t i = 0; !rc && i < f->n; i++) {
+        const ini_entry *v = &f->v[i];
+        const char *val = v->value;
+        for (int a = 0; a < nax; a++)
+            if (ax[a].entry == (int)i)
+                val = ax[a].items[ix[a]];
+        rc = apply(f, v, val, r, e);
+        if (strcmp(v->key, "epochs") == 0)
+            epochs_line = v->line;
+        if (strcmp(v->key, "steps") == 0)
+            steps_line = v->line;
+    }
+    if (rc)
+        return rc;
+    if (epochs_line && steps_line)
+        return err_set(e, ERR_USAGE, "%s:%d: steps conflicts with epochs (line %d): give one",
+                       f->path, steps_line, epochs_line);
+    if (!epochs_line && !steps_line)
+        return err_set(e, ERR_USAGE, "%s: [train] needs epochs or steps", f->path);
+    char lab[1024] = "";
+    for (int a = 0; a < nax; a++)
+        snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "%s%s=%s", a ? " " : "",
+                 f->v[ax[a].entry].key, ax[a].items[ix[a]]);
+    char *nos = NULL;
+    if (!(r->label = strdup(lab)))
+        return err_set(e, ERR_SYS, "out of memory");
+    rc = canon_text(r, 1, 1, &r->canon, e);
+    rc = rc ? rc : canon_text(r, 0, 0, &nos, e);
+    if (!rc) {
+        sha256_hex(r->canon, r->id);
+        sha256_hex(nos, r->grp);
+    }
+    free(nos);
+    return rc;
+}
+
+/* Check every entry's section and key; collect the axes. */
+static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
+{
+    const ini *f = &p->file;
+    size_t used = 0;
+    *nax = 0;
+    for (size_t i = 0; i < f->nsec; i++)
+        if (section_index(f->sec[i].name) < 0) {
+            char all[256] = "";
+            for (int k = 0; k < NSECTIONS; k++)
+                snprintf(all + strlen(all), sizeof all - strlen(all), " [%s]", sections[k].name);
+            return err_set(e, ERR_USAGE, "%s:%d: unknown section [%s] (sections:%s)", f->path,
+                           f->sec[i].line, f->sec[i].name, all);
+        }
+    for (size_t i = 0; i < f->n; i++) {
+        const ini_entry *v = &f->v[i];
+        int s = section_index(v->section);
+        enum key_kind kind;
+        int order, home = classify(v->key, &kind, &order);
+        if (kind == K_UNKNOWN) {
+            cfg c;
+            cfg_default(&c);
+            err e2 = {0};
+            cfg_set(&c, CMD_TRAIN, v->key, "0", &e2);
+            if (strstr(e2.msg, "did you mean"))
+                return file_err(e, f, v->line, e2.msg);
+            return err_set(e, ERR_USAGE, "%s:%d: unknown key '%s' in [%s] (see the sections "
+                           "in experiments/exp.h and `basin train --help`)", f->path, v->line,
+                           v->key, v->section);
+        }
+        if (home != s)
+            return err_set(e, ERR_USAGE, "%s:%d: %s belongs in [%s], not [%s]", f->path,
+                           v->line, v->key, home >= 0 ? sections[home].name : "?", v->section);
+        size_t len = strlen(v->value);
+        if (v->value[0] == '{' || v->value[len - 1] == '}') {
+            if (len < 3 || v->value[0] != '{' || v->value[len - 1] != '}')
+                return err_set(e, ERR_USAGE, "%s:%d: %s: a sweep is '{a, b, c}' or "
+                               "'{1..5}', got '%s'", f->path, v->line, v->key, v->value);
+            if (kind == K_META)
+                return err_set(e, ERR_USAGE, "%s:%d: %s cannot be swept", f->path, v->line,
+                               v->key);
+            ax[*nax] = (axis){.entry = (int)i, .order = strcmp(v->key, "seed") ? order : 1 << 21};
+            int rc = split_items(f, v, &p->items, &used, &ax[*nax], e);
+            (*nax)++;
+            if (rc)
+                return rc;
+        }
+        if (strcmp(v->key, "name") == 0)
+            p->name = v->value;
+    }
+    for (int a = 0; a < *nax; a++)   /* offsets to pointers, now that the arena is final */
+        for (int k = 0; k < ax[a].n; k++)
+            ax[a].items[k] = p->items + (uintptr_t)ax[a].items[k];
+    if (!p->name)
+        return err_set(e, ERR_USAGE, "%s: [experiment] needs a name", f->path);
+    qsort(ax, (size_t)*nax, sizeof *ax, cmp_axis);
+    return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp((*(const exp_run *const *)a)->id, (*(const exp_run *const *)b)->id);
+}
+
+/* Two grid points with one configuration (`lr = {0.1, 0.10}`) would be one run. */
+static int distinct(const exp_plan *p, err *e)
+{
+    const exp_run **v = malloc(p->n * sizeof *v);
+    if (!v)
+        return err_set(e, ERR_SYS, "out of memory");
+    for (size_t r = 0; r < p->n; r++)
+        v[r] = &p->runs[r];
+    qsort(v, p->n, sizeof *v, cmp_id);
+    int rc = 0;
+    for (size_t r = 1; !rc && r < p->n; r++)
+        if (strcmp(v[r - 1]->id, v[r]->id) == 0)
+            rc = err_set(e, ERR_USAGE, "%s: runs '%s' and '%s' have the same configuration "
+                         "(id %.12s)", p->file.path, v[r - 1]->label, v[r]->label, v[r]->id);
+    free(v);
+    return rc;
+}
+
+int exp_plan_load(const char *path, exp_plan *p, err *e)
+{
+    memset(p, 0, sizeof *p);
+    int rc = ini_read(path, &p->file, e);
+    if (rc)
+        return rc;
+    int nax = 0;
+    axis *ax = calloc(p->file.n + 1, sizeof *ax);
+    if (!ax) {
+        exp_plan_free(p);
+        return err_set(e, ERR_SYS, "out of memory");
+    }
+    rc = check_entries(p, ax, &nax, e);
+    double total = 1;
+    for (int a = 0; a < nax; a++)
+        total *= ax[a].n;
+    if (!rc && total > 100000)
+        rc = err_set(e, ERR_USAGE, "%s: the sweep has %.0f runs; at most 100000", path, total);
+    if (!rc && !(p->runs = calloc((size_t)total, sizeof *p->runs)))
+        rc = err_set(e, ERR_SYS, "out of memory");
+    int ix[64] = {0};
+    if (!rc && nax > 64)
+        rc = err_set(e, ERR_USAGE, "%s: more than 64 sweep axes", path);
+    for (size_t r = 0; !rc && r < (size_t)total; r++) {
+        rc = resolve(p, ax, nax, ix, &p->runs[r], e);
+        p->n = r + 1;
+        for (int a = nax - 1; a >= 0 && ++ix[a] == ax[a].n; a--)   /* last axis fastest */
+            ix[a] = 0;
+    }
+    rc = rc ? rc : distinct(p, e);
+    for (int a = 0; a < nax; a++)
+        free(ax[a].items);
+    free(ax);
+    if (rc)
+        exp_plan_free(p);
+    return rc;
+}
+
+void exp_plan_free(exp_plan *p)
+{
+    for (size_t r = 0; r < p->n; r++) {
+        exp_run *x = &p->runs[r];
+        for (int k = 0; k < x->nparams; k++) {
+            free(x->keys[k]);
+            free(x->vals[k]);
+        }
+        free(x->keys);
+        free(x->vals);
+        free(x->canon);
+        free(x->label);
+    }
+    free(p->runs);
+    free(p->items);
+    ini_free(&p->file);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,289 @@
+#!/bin/sh
+# test_runner.sh -- end-to-end tests of experiment files and `basin run` and the query
+# commands: parser errors with exact file:line messages (and nothing written), sweeps
+# and canonical order, two workers x 20 runs (all rows, integrity_check), kill -9 then
+# rerun (bit-identical metrics), SIGTERM (INTERRUPTED, 143, resume), the same file twice
+# (identical metric rows but wall time), DIVERGED runs, shards merged twice (no
+# duplicates), runs/show/compare/export.
+#
+#   sh tests/test_runner.sh ./basin
+#
+# POSIX sh and tools; the sqlite3 shell, when installed, adds integrity checks.
+# One "PASS name" or "FAIL name: detail" line per check, then "N passed, M failed".
+set -u
+
+B=${1:-./basin}
+case $B in /*) ;; *) B=$(pwd)/$B ;; esac
+if [ ! -x "$B" ]; then
+    echo "FAIL setup: $B is not an executable"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/basin-runner.XXXXXX") || exit 3
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM HUP
+cd "$T" || exit 3
+BASIN_THREADS=1 LC_ALL=C NO_COLOR=1
+export BASIN_THREADS LC_ALL NO_COLOR
+
+np=0 nf=0
+pass() { np=$((np + 1)); echo "PASS $*"; }
+fail() { nf=$((nf + 1)); echo "FAIL $*"; }
+check() { n_=$1 d_=$2; shift 2; if "$@"; then pass "$n_"; else fail "$n_: $d_"; fi; }
+said() { head -c 300 all | tr '\n' ' '; }
+run() { "$@" >out 2>err; rc=$?; cat out err >all; }
+# expect NAME RC 'PAT1|PAT2' COMMAND...: exit status RC, output has every pattern.
+expect() {
+    n_=$1 w_=$2 p_=$3
+    shift 3
+    run "$@"
+    if [ "$rc" -ne "$w_" ]; then fail "$n_: exit $rc, want $w_: $(said)"; return; fi
+    m_=$(printf '%s\n' "$p_" | tr '|' '\n' | while IFS= read -r q_; do
+        [ -z "$q_" ] || grep -qF -e "$q_" all || printf "'%s' " "$q_"; done)
+    if [ -z "$m_" ]; then pass "$n_"; else fail "$n_: output lacks $m_: $(said)"; fi
+}
+HAVE_SQLITE=0
+command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE=1
+# q DB SQL: one value from the sqlite3 shell
+q() { sqlite3 "$1" "$2"; }
+# metrics DB [RUN]: the metric rows of an experiment without the wall-time column,
+# sorted; what must be bit-identical between two runs of one configuration.
+metrics() { "$B" export --db "$1" --experiment "${2:-t}" --table metrics | cut -d, -f1-5 | sort; }
+
+# A small experiment: blobs, one MLP, a few runs. $1: extra lines for [optim],
+# $2: for [train], $3: for [experiment].
+exp_file() {
+    cat <<EOF
+# test experiment
+[experiment]
+name = t
+${3:-}
+
+[data]
+data = blobs
+samples = 128
+test-samples = 64
+
+[model]
+hidden = 8
+
+[optim]
+momentum = 0.9
+${1:-}
+
+[train]
+batch = 32
+${2:-}
+EOF
+}
+
+# ---- 1. parser errors: exact file:line, exit status, nothing written ----------------
+perr() {   # perr NAME RC 'MESSAGE' FILE-CONTENT
+    printf '%s\n' "$4" >bad.ini
+    expect "parse: $1" "$2" "$3" "$B" run bad.ini --db bad.db
+    check "parse: $1: no database written" "bad.db exists" test ! -e bad.db
+}
+perr "unknown section" 2 "bad.ini:3: unknown section [optm]" \
+    "[experiment]
+name = x
+[optm]
+lr = 0.1"
+perr "unknown key, did you mean" 2 "bad.ini:4: unknown option lrr (did you mean lr?)" \
+    "[experiment]
+name = x
+[optim]
+lrr = 0.1"
+perr "key in the wrong section" 2 "bad.ini:4: lr belongs in [optim], not [train]" \
+    "[experiment]
+name = x
+[train]
+lr = 0.1"
+perr "duplicate key" 1 "bad.ini:5: duplicate key 'lr' in [optim] (first set at line 4)" \
+    "[experiment]
+name = x
+[optim]
+lr = 0.1
+lr = 0.2"
+perr "duplicate key, _ and - spellings" 1 "bad.ini:5: duplicate key 'weight-decay' in [optim] (first set at line 4)" \
+    "[experiment]
+name = x
+[optim]
+weight_decay = 0.1
+weight-decay = 0.2"
+perr "bad value" 2 "bad.ini:5: lr: 'fast' is not a number" \
+    "[experiment]
+name = x
+[optim]
+momentum = 0.5
+lr = fast
+[train]
+steps = 3"
+perr "bad value inside a sweep" 2 "bad.ini:4: lr: 'x' is not a number" \
+    "[experiment]
+name = x
+[optim]
+lr = {0.1, x}
+[train]
+steps = 3"
+perr "conflicting epochs and steps" 2 "bad.ini:5: steps conflicts with epochs (line 4)" \
+    "[experiment]
+name = x
+[train]
+epochs = 1
+steps = 10"
+perr "bad range" 2 "bad.ini:3: seed: bad range '{5..1}'" \
+    "[experiment]
+name = x
+seed = {5..1}"
+perr "unclosed sweep" 2 "bad.ini:3: seed: a sweep is '{a, b, c}' or '{1..5}', got '{1, 2'" \
+    "[experiment]
+name = x
+seed = {1, 2"
+perr "key before a section" 1 "bad.ini:2: key before any [section]" \
+    "# comment
+name = x"
+perr "line without =" 1 "bad.ini:2: expected 'key = value' or '[section]'" \
+    "[experiment]
+name"
+perr "repeated section" 1 "bad.ini:4: section [experiment] repeated (first at line 1)" \
+    "[experiment]
+name = x
+[data]
+[experiment]"
+perr "flag value" 2 "bad.ini:4: nesterov: 'maybe' is not true or false" \
+    "[experiment]
+name = x
+[optim]
+nesterov = maybe"
+perr "same configuration twice" 2 "have the same configuration" \
+    "[experiment]
+name = x
+[optim]
+lr = {0.1, 0.10}
+[train]
+steps = 3"
+perr "missing name" 2 "bad.ini: [experiment] needs a name" \
+    "[experiment]
+seed = 1
+[train]
+steps = 3"
+perr "output-only option refused" 2 "bad.ini:4: unknown key 'save' in [train]" \
+    "[experiment]
+name = x
+[train]
+save = x.npy"
+expect "parse: missing file" 1 "nope.ini" "$B" run nope.ini --db bad.db
+
+# ---- 2. sweeps: long lines, lists as values, canonical order, dry run ---------------
+vals=$(awk 'BEGIN { for (i = 1; i <= 40; i++) printf "%s0.%03d", (i > 1 ? ", " : ""), i }')
+exp_file "lr = {$vals}" "steps = 3" | sed 's/^hidden = 8$/hidden = 8,8/' >long.ini
+check "sweep: a line over 200 bytes" "$(wc -c <long.ini) bytes in all" test "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' long.ini)" -gt 200
+expect "sweep: 40-value axis, list value kept whole" 0 "experiment t: 40 runs" "$B" run long.ini --dry-run
+check "sweep: 40 distinct ids" "$(sed 1d out | cut -c1-12 | sort -u | wc -l)" test "$(sed 1d out | cut -c1-12 | sort -u | wc -l)" -eq 40
+exp_file "lr = {0.1, 0.2}" "steps = 3" "seed = {1..3}" >o1.ini
+# the same experiment with its lines in another order
+{ printf '[train]\nsteps = 3\nbatch = 32\n[optim]\nlr = {0.1, 0.2}\nmomentum = 0.9\n'
+  printf '[model]\nhidden = 8\n[data]\ntest-samples = 64\nsamples = 128\ndata = blobs\n'
+  printf '[experiment]\nseed = {1..3}\nname = t\n'; } >o2.ini
+run "$B" run o1.ini --dry-run; cp out d1
+run "$B" run o2.ini --dry-run; cp out d2
+check "sweep: canonical order and ids independent of line order" "$(tr '\n' ' ' <d1) vs $(tr '\n' ' ' <d2)" cmp -s d1 d2
+check "sweep: seed varies fastest" "$(sed -n 2,3p d1 | tr '\n' ' ')" \
+    sh -c "sed -n 2p d1 | grep -q 'lr=0.1 seed=1' && sed -n 3p d1 | grep -q 'lr=0.1 seed=2'"
+expect "sweep: --shard 1/2 takes every 2nd run" 0 "shard 1/2: 3" "$B" run o1.ini --dry-run --shard 1/2
+check "sweep: shard 1/2 = runs 2, 4, 6" "$(tr '\n' ' ' <out)" \
+    sh -c "[ \"\$(sed 1d out)\" = \"\$(sed -n '3p;5p;7p' d1)\" ]"
+expect "shard: --shard auto without Slurm" 2 "SLURM_ARRAY_TASK_ID" "$B" run o1.ini --dry-run --shard auto
+SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=0 \
+    expect "shard: --shard auto from SLURM_ARRAY_*" 0 "shard 1/2: 3" "$B" run o1.ini --dry-run --shard auto
+
+# ---- 3. two workers x 20 runs ----------------------------------------------------------
+exp_file "lr = {0.01, 0.02, 0.03, 0.04, 0.05}" "steps = 12
+eval-every = 4" "seed = {1..4}" >w.ini
+expect "jobs: 2 workers x 20 runs" 0 "20 to do" "$B" run w.ini --db w.db --jobs 2
+run "$B" runs --db w.db --status COMPLETED
+check "jobs: 20 runs COMPLETED" "$(tail -n 1 out)" grep -q '^20 runs$' out
+metrics w.db >w.m
+# a header, then per run: 12 batch_loss + 12 lr + 4 evaluations (0, 4, 8, 12) x 4 + 2 x 2 norms at steps 4, 8, 12
+check "jobs: every metric row present (20 x 46)" "$(wc -l <w.m) rows" test "$(wc -l <w.m)" -eq $((1 + 20 * (12 + 12 + 16 + 6)))
+if [ $HAVE_SQLITE -eq 1 ]; then
+    check "jobs: integrity_check ok" "$(q w.db 'PRAGMA integrity_check')" test "$(q w.db 'PRAGMA integrity_check')" = ok
+    check "jobs: each run trained by one process" "" test "$(q w.db "SELECT count(DISTINCT owner_pid) FROM runs")" -ge 1
+else
+    echo "SKIP jobs: integrity_check (no sqlite3 shell)"
+fi
+expect "rerun: completed runs skipped, saying so" 0 "skip |: COMPLETED|0 to do" "$B" run w.ini --db w.db
+
+# ---- 4. the same file twice: identical metric rows but wall time ---------------------
+"$B" run w.ini --db w2.db >/dev/null 2>&1
+metrics w2.db >w2.m
+check "repro: same file twice, identical metric rows" "$(diff w.m w2.m | head -3 | tr '\n' ' ')" cmp -s w.m w2.m
+
+# ---- 5. kill -9 mid-run, rerun: bit-identical -----------------------------------------
+exp_file "lr = 0.02" "steps = 4000
+eval-every = 500
+checkpoint-every = 100" "seed = 7" | sed 's/^hidden = 8$/hidden = 64,64/' >k.ini
+"$B" run k.ini --db full.db >/dev/null 2>&1
+"$B" run k.ini --db k.db >/dev/null 2>&1 &
+pid=$!
+id=$("$B" run k.ini --dry-run | sed -n 2p | cut -c1-12)
+i=0
+while [ $i -lt 200 ] && ! "$B" show --db k.db "$id" 2>/dev/null | grep -q "resume checkpoints"; do
+    sleep 0.05; i=$((i + 1))
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+run "$B" runs --db k.db
+check "kill -9: run left RUNNING mid-way" "$(said)" grep -q "RUNNING" out
+expect "kill -9: rerun takes over the dead owner's run and resumes" 0 "resume $id|COMPLETED" "$B" run k.ini --db k.db
+metrics full.db >full.m
+metrics k.db >k.m
+check "kill -9: final metrics bit-identical to an uninterrupted run" "$(diff full.m k.m | head -3 | tr '\n' ' ')" cmp -s full.m k.m
+
+# ---- 6. SIGTERM: INTERRUPTED, 143, resume ----------------------------------------------
+"$B" run k.ini --db term.db >/dev/null 2>term.err &
+pid=$!
+i=0
+while [ $i -lt 200 ] && ! "$B" show --db term.db "$id" 2>/dev/null | grep -q "resume checkpoints"; do
+    sleep 0.05; i=$((i + 1))
+done
+kill -TERM $pid
+wait $pid
+trc=$?
+check "SIGTERM: exit 143" "exit $trc: $(head -c 200 term.err)" test $trc -eq 143
+expect "SIGTERM: run INTERRUPTED" 0 "INTERRUPTED" "$B" runs --db term.db
+expect "SIGTERM: rerun resumes and completes" 0 "resume $id|COMPLETED" "$B" run k.ini --db term.db
+metrics term.db >term.m
+check "SIGTERM: final metrics bit-identical" "$(diff full.m term.m | head -3 | tr '\n' ' ')" cmp -s full.m term.m
+
+# ---- 7. a diverging run is DIVERGED, the sweep goes on --------------------------------
+exp_file "lr = {0.05, 1e6}" "steps = 200" >div.ini
+expect "diverged: sweep goes on, exit 0" 0 "DIVERGED|COMPLETED" "$B" run div.ini --db div.db
+expect "diverged: status recorded" 0 "DIVERGED|non-finite loss" "$B" runs --db div.db --status DIVERGED
+expect "diverged: not rerun" 0 "skip |: DIVERGED" "$B" run div.ini --db div.db
+
+# ---- 8. shards merged twice: no duplicates ---------------------------------------------
+"$B" run w.ini --db s0.db --shard 0/2 >/dev/null 2>&1
+"$B" run w.ini --db s1.db --shard 1/2 >/dev/null 2>&1
+expect "merge: once" 0 "merged 2 databases" "$B" merge m.db s0.db s1.db
+expect "merge: twice" 0 "merged 2 databases" "$B" merge m.db s0.db s1.db
+run "$B" runs --db m.db
+check "merge: 20 runs, each once" "$(tail -n 1 out)" grep -q '^20 runs$' out
+metrics m.db >m.m
+check "merge: metric rows equal the unsharded run's" "$(wc -l <m.m) vs $(wc -l <w.m)" cmp -s m.m w.m
+if [ $HAVE_SQLITE -eq 1 ]; then
+    check "merge: integrity_check ok" "" test "$(q m.db 'PRAGMA integrity_check')" = ok
+fi
+
+# ---- 9. query commands by id prefix ----------------------------------------------------
+rid=$(sed -n 2p d1 | cut -c1-12)
+wid=$("$B" runs --db w.db | sed -n 2p | cut -c1-6)
+expect "show: by 6-digit prefix" 0 "status       COMPLETED|config:|final metrics|test_acc|version" "$B" show --db w.db "$wid"
+expect "show: unknown prefix" 2 "no run id starts with 'ffffff'" "$B" show --db w.db ffffff
+expect "compare: mean +- std over 4 seeds by lr" 0 "by lr|lr=0.01|(n=4)" "$B" compare --db w.db --experiment t --metric test_acc
+expect "export: json of one run" 0 '"key": "lr"' "$B" export --db w.db --run "$wid" --format json
+expect "export: unknown table" 2 "unknown table" "$B" export --db w.db --run "$wid" --table nope
+expect "runs: missing database" 1 "no such database" "$B" runs --db nope.db
+
+echo "$np passed, $nf failed"
+[ "$nf" -eq 0 ]
