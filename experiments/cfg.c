@@ -26,13 +26,15 @@ enum opt_id {
     O_GAM_EXACT, O_TANGENTS, O_ZO_EPS, O_ZO_SAMPLES, O_SCHEDULE, O_WARMUP, O_STEP_EVERY,
     O_STEP_GAMMA, O_LR_MIN, O_PCT_START, O_LR_DECAY, O_GROKFAST_ALPHA, O_GROKFAST_LAMBDA,
     O_FUNCTION, O_START,
+    O_DIR1, O_DIR2, O_AXES, O_NORM, O_IGNORE, O_X, O_Y, O_FROM, O_TO, O_ALPHAS, O_MATCH,
     O_COUNT
 };
 
 #define PROBE (CMD_HESSIAN | CMD_SHARPNESS)
 #define OPTIM (CMD_TRAIN | CMD_OPTIMIZE)   /* optimizer options */
-#define ALL (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE | CMD_OPTIMIZE)
-#define DM (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE)   /* data and model options */
+#define LAND (CMD_COLLAPSE | CMD_LANDSCAPE | CMD_INTERPOLATE)
+#define ALL (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE | CMD_OPTIMIZE | LAND)
+#define DM (CMD_INIT | CMD_EVAL | CMD_TRAIN | PROBE | LAND)   /* data and model options */
 
 static const struct option_row {
     const char *name;
@@ -41,7 +43,7 @@ static const struct option_row {
     const char *help;
 } rows[O_COUNT] = {
     [O_DATA] = {"data", DM, "SPEC", "fashion-mnist (default), idx:DIR, csv:TRAIN[,TEST], blobs, spirals, teacher"},
-    [O_SPLIT] = {"split", CMD_EVAL | PROBE, "train|test", "which split to evaluate on (default train)"},
+    [O_SPLIT] = {"split", CMD_EVAL | PROBE | LAND, "train|test", "which split to evaluate on (default train)"},
     [O_SAMPLES] = {"samples", DM, "N", "use N samples of the training split (default: all)"},
     [O_SUBSET] = {"subset", DM, "first|random", "first N in file order (default) or a seeded random subset"},
     [O_IMBALANCE] = {"imbalance", DM, "R", "minority classes keep 1/R of their samples (training split; default 1)"},
@@ -64,8 +66,8 @@ static const struct option_row {
     [O_SKIP] = {"skip", DM, "on|off", "the resnet's identity paths (default on; off: the same layers, no skips)"},
     [O_SEED] = {"seed", ALL, "S", "run seed: initialization, data order, subsets (default 0)"},
     [O_THREADS] = {"threads", ALL, "N", "threads (default: $BASIN_THREADS, else all cores)"},
-    [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN | PROBE, "THETA.npy", "start from this parameter vector (default: seeded init)"},
-    [O_OUT] = {"out", CMD_INIT, "THETA.npy", "where to write the initial parameters (required)"},
+    [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN | PROBE | CMD_COLLAPSE | CMD_LANDSCAPE, "THETA.npy", "start from this parameter vector (default: seeded init)"},
+    [O_OUT] = {"out", CMD_INIT | CMD_LANDSCAPE | CMD_INTERPOLATE, "FILE", "init: THETA.npy of the initial parameters (required); landscape, interpolate: the CSV (landscape default stdout)"},
     [O_GRAD_OUT] = {"grad-out", CMD_EVAL, "G.npy", "write the gradient of the mean loss"},
     [O_JVP_IN] = {"jvp-in", CMD_EVAL, "V.npy", "print jvp=<grad, V> computed in forward mode"},
     [O_HVP_IN] = {"hvp-in", CMD_EVAL, "V.npy", "direction of an exact Hessian-vector product"},
@@ -81,7 +83,7 @@ static const struct option_row {
     [O_STEPS] = {"steps", CMD_TRAIN | CMD_SHARPNESS | CMD_OPTIMIZE, "S", "train (optimize) for S steps (instead of --epochs); sharpness: ascent steps, samples (average) or L-BFGS-B iterations (keskar), default 10 (average 100)"},
     [O_NO_SHUFFLE] = {"no-shuffle", CMD_TRAIN, NULL, "sequential batches in file order"},
     [O_TEST_SAMPLES] = {"test-samples", CMD_TRAIN, "N", "evaluate on the first N test samples (default: all)"},
-    [O_SAVE] = {"save", CMD_TRAIN, "THETA.npy", "write the final parameters"},
+    [O_SAVE] = {"save", CMD_TRAIN | CMD_INTERPOLATE, "THETA.npy", "write the final parameters (interpolate: theta_b after --match weights)"},
     [O_QUIET] = {"quiet", CMD_TRAIN, NULL, "no progress on stderr"},
     [O_TOP] = {"top", CMD_HESSIAN, "K", "K largest eigenvalues (default 1; power: largest magnitude)"},
     [O_BOTTOM] = {"bottom", CMD_HESSIAN, "K", "K most negative eigenvalues (Lanczos only; default 0)"},
@@ -129,6 +131,17 @@ static const struct option_row {
     [O_GROKFAST_LAMBDA] = {"grokfast-lambda", OPTIM, "L", "Grokfast: g += L * EMA(g) (default 0: off)"},
     [O_FUNCTION] = {"function", CMD_OPTIMIZE, "NAME", "the 2-D test function (required): rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b"},
     [O_START] = {"start", CMD_OPTIMIZE, "X,Y", "start point (default: the function's own)"},
+    [O_DIR1] = {"dir1", CMD_LANDSCAPE, "D1.npy", "x direction from a file, used as given (instead of --axes)"},
+    [O_DIR2] = {"dir2", CMD_LANDSCAPE, "D2.npy", "y direction from a file (with --dir1 and --y)"},
+    [O_AXES] = {"axes", CMD_LANDSCAPE, "random|hessian|pca", "random: seeded normal per block, --norm and --ignore (default); hessian: top-2 Lanczos eigenvectors on the split; pca: not yet (needs stored snapshots)"},
+    [O_NORM] = {"norm", CMD_LANDSCAPE, "filter|layer|none", "random directions: each output row (filter, default) or block (layer) scaled to theta's norm"},
+    [O_IGNORE] = {"ignore", CMD_LANDSCAPE, "biasbn|none", "random directions' bias and norm blocks: zero (biasbn, default) or equal to theta (none)"},
+    [O_X] = {"x", CMD_LANDSCAPE, "A:B:N", "x axis, N points from A to B (default -1:1:51)"},
+    [O_Y] = {"y", CMD_LANDSCAPE, "A:B:N", "y axis of a 2-D grid (default: a 1-D slice)"},
+    [O_FROM] = {"from", CMD_INTERPOLATE, "A.npy", "theta_a, at alpha = 0 (required)"},
+    [O_TO] = {"to", CMD_INTERPOLATE, "B.npy", "theta_b, at alpha = 1 (required)"},
+    [O_ALPHAS] = {"alpha", CMD_INTERPOLATE, "A:B:N", "interpolation points (default -0.5:1.5:41); the barrier uses those in [0, 1]"},
+    [O_MATCH] = {"match", CMD_INTERPOLATE, "none|weights", "weights: permute theta_b's hidden units to theta_a's (Git Re-Basin weight matching; mlp) and report both barriers"},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == O_COUNT, "one row per option");
 
@@ -143,6 +156,8 @@ void cfg_default(cfg *c)
     snprintf(c->optim, sizeof c->optim, "sgd");
     c->batch = 128;
     c->shuffle = 1;
+    c->x = (land_axis){-1, 1, 51};
+    c->alpha = (land_axis){-0.5, 1.5, 41};
 }
 
 /* --- value parsers: the whole text must be a number in range --- */
@@ -231,6 +246,10 @@ static const char *const losses[] = {"ce", "mse", NULL};
 static const char *const onoff[] = {"on", "off", NULL};
 static const char *const methods[] = {"lanczos", "power", NULL};
 static const char *const roles[] = {"weight", "bias", "norm", NULL};   /* enum block_role */
+static const char *const axes[] = {"random", "hessian", "pca", NULL};
+static const char *const norms[] = {"filter", "layer", "none", NULL};  /* enum land_norm */
+static const char *const ignores[] = {"biasbn", "none", NULL};
+static const char *const matches[] = {"none", "weights", NULL};
 
 /* --wd-exclude: "none" or a comma list of roles, into a mask of 1 << ROLE_*. */
 static int role_mask(const char *name, const char *v, int *mask, err *e)
@@ -396,6 +415,17 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
         snprintf(c->model_kind, sizeof c->model_kind, "%s", v);
         break;
     case O_START: rc = point(name, v, c->start, e); c->has_start = !rc; break;
+    case O_DIR1: c->dir1 = v; break;
+    case O_DIR2: c->dir2 = v; break;
+    case O_AXES: rc = choice(name, v, axes, &k, e); c->axes = k; break;
+    case O_NORM: rc = choice(name, v, norms, &k, e); c->land_norm = k; break;
+    case O_IGNORE: rc = choice(name, v, ignores, &k, e); c->ignore_none = k; break;
+    case O_X: if ((rc = land_axis_parse(v, &c->x, e))) err_wrap(e, "--x"); break;
+    case O_Y: if ((rc = land_axis_parse(v, &c->y, e))) err_wrap(e, "--y"); break;
+    case O_FROM: c->from = v; break;
+    case O_TO: c->to = v; break;
+    case O_ALPHAS: if ((rc = land_axis_parse(v, &c->alpha, e))) err_wrap(e, "--alpha"); break;
+    case O_MATCH: rc = choice(name, v, matches, &k, e); c->match = k; break;
     case O_COUNT: break;
     }
     return rc;
@@ -459,6 +489,8 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     case O_TOP: case O_BOTTOM: case O_METHOD: case O_TOL: case O_MAX_ITER: case O_TRACE:
     case O_TRACE_SAMPLES: case O_DENSITY: case O_SLQ_STEPS: case O_SLQ_RUNS: case O_BLOCK:
     case O_KIND: case O_STEP_SIZE:
+    case O_DIR1: case O_DIR2: case O_AXES: case O_NORM: case O_IGNORE: case O_X: case O_Y:
+    case O_FROM: case O_TO: case O_ALPHAS: case O_MATCH:
         return -1;
     /* optimizer settings (rho and adaptive are also the sharpness probe's) */
     case O_RHO: x = c->hp.rho; break;
@@ -554,11 +586,13 @@ static int distance(const char *a, const char *b)
 
 int cfg_set(cfg *c, int cmd, const char *name, const char *val, err *e)
 {
-    int best = -1, bestd = 4;
+    int best = -1, bestd = 4, elsewhere = 0;
     for (int i = 0; i < O_COUNT; i++) {
+        if (strcmp(name, rows[i].name) == 0 && !(rows[i].cmds & cmd)) {
+            elsewhere = 1;  /* a name may have a row per command group (--alpha) */
+            continue;
+        }
         if (strcmp(name, rows[i].name) == 0) {
-            if (!(rows[i].cmds & cmd))
-                return err_set(e, ERR_USAGE, "--%s does not apply to this command", name);
             if (rows[i].arg && !val)
                 return err_set(e, ERR_USAGE, "--%s needs a value (%s)", name, rows[i].arg);
             if (!rows[i].arg && val)
@@ -571,6 +605,8 @@ int cfg_set(cfg *c, int cmd, const char *name, const char *val, err *e)
             best = i;
         }
     }
+    if (elsewhere)
+        return err_set(e, ERR_USAGE, "--%s does not apply to this command", name);
     if (best >= 0)
         return err_set(e, ERR_USAGE, "unknown option --%s (did you mean --%s?)", name, rows[best].name);
     return err_set(e, ERR_USAGE, "unknown option --%s (see --help)", name);

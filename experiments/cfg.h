@@ -12,9 +12,10 @@
 #include "../models/data.h"
 #include "../models/model.h"
 #include "../optim/opt.h"
+#include "../probes/landscape.h"
 
 enum { CMD_INIT = 1, CMD_EVAL = 2, CMD_TRAIN = 4, CMD_HESSIAN = 8, CMD_SHARPNESS = 16,
-       CMD_OPTIMIZE = 32 };
+       CMD_OPTIMIZE = 32, CMD_COLLAPSE = 64, CMD_LANDSCAPE = 128, CMD_INTERPOLATE = 256 };
 
 typedef struct cfg {
     data_opts data;
@@ -48,6 +49,13 @@ typedef struct cfg {
     /* basin optimize */
     double start[2];        /* --start X,Y */
     int has_start;
+    /* landscape, interpolate (probes/landscape.h) */
+    const char *dir1, *dir2, *from, *to;
+    int axes;               /* 0 random, 1 hessian, 2 pca */
+    int land_norm;          /* enum land_norm, default filter */
+    int ignore_none;        /* --ignore none (default biasbn: zero bias/norm directions) */
+    int match;              /* --match weights */
+    land_axis x, y, alpha;  /* y.n = 0: a 1-D slice */
 } cfg;
 
 /* Defaults: fashion-mnist, mlp 256,256 relu, CE, sgd lr 0.01, batch 128, seed 0. */
