@@ -556,10 +556,10 @@ const char *cfg_option(int i, int *cmds, int *takes_value)
     return rows[i].name;
 }
 
-int cfg_get(const cfg *c, const char *name, char *buf, size_t cap)
+int cfg_get(const cfg *c, int cmd, const char *name, char *buf, size_t cap)
 {
     for (int i = 0; i < O_COUNT; i++)
-        if (strcmp(name, rows[i].name) == 0)
+        if ((rows[i].cmds & cmd) && strcmp(name, rows[i].name) == 0)
             return get(c, i, buf, cap);
     return -1;
 }

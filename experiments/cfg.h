@@ -73,11 +73,11 @@ int cfg_parse_args(cfg *c, int cmd, int argc, char **argv, int *help, err *e);
  * applies to, and whether it takes a value (else it is a flag). */
 const char *cfg_option(int i, int *cmds, int *takes_value);
 
-/* The canonical text of option `name` in c (every default resolved; numbers as the
- * shortest text that reads back exactly, flags "true"/"false") into buf; -1 for
- * options without one (output files, threads, quiet, split, probe settings) or unknown
- * names. Experiment run ids hash these texts. */
-int cfg_get(const cfg *c, const char *name, char *buf, size_t cap);
+/* The canonical text of option `name` of command `cmd` (a CMD_* bit) in c (every
+ * default resolved; numbers as the shortest text that reads back exactly, flags
+ * "true"/"false") into buf; -1 for options without one (output files, threads, quiet,
+ * split, probe settings) or unknown names. Experiment run ids hash these texts. */
+int cfg_get(const cfg *c, int cmd, const char *name, char *buf, size_t cap);
 
 /* Print the options of command `cmd` to stdout, one per line with help. */
 void cfg_print_help(int cmd);

@@ -126,7 +126,7 @@ static int classify(const char *key, enum key_kind *kind, int *order)
         if (strcmp(n, key) != 0 || !(cmds & CMD_TRAIN))
             continue;
         cfg_default(&c);
-        if (cfg_get(&c, key, buf, sizeof buf) == 0 || strcmp(key, "threads") == 0) {
+        if (cfg_get(&c, CMD_TRAIN, key, buf, sizeof buf) == 0 || strcmp(key, "threads") == 0) {
             *kind = K_CFG;
             *order = i;
         }
@@ -339,7 +339,7 @@ static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
     const char *n;
     char buf[1024];
     for (int i = 0; !rc && (n = cfg_option(i, &cmds, &takes)); i++)
-        if ((cmds & CMD_TRAIN) && cfg_get(&r->c, n, buf, sizeof buf) == 0
+        if ((cmds & CMD_TRAIN) && cfg_get(&r->c, CMD_TRAIN, n, buf, sizeof buf) == 0
             && (with_seed || strcmp(n, "seed") != 0))
             rc = canon_add(&c, n, buf, e);
     snprintf(buf, sizeof buf, "%ld", r->x.eval_every);
