@@ -277,7 +277,7 @@ static int apply(const ini *f, const ini_entry *v, const char *val, exp_run *r, 
         return 0;
     const char *n;
     for (int i = 0; (n = cfg_option(i, &cmds, &takes)); i++)
-        if (strcmp(n, v->key) == 0)
+        if ((cmds & CMD_TRAIN) && strcmp(n, v->key) == 0)
             break;
     int rc, on = 1;
     if (!takes) {
