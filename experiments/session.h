@@ -45,5 +45,8 @@ int cmd_train(session *s, err *e);
 int cmd_hessian(session *s, err *e);     /* cmd_probe.c */
 int cmd_sharpness(session *s, err *e);   /* cmd_probe.c */
 int cmd_optimize(session *s, err *e);    /* cmd_optimize.c */
+int cmd_collapse(session *s, err *e);    /* cmd_land.c */
+int cmd_landscape(session *s, err *e);   /* cmd_land.c */
+int cmd_interpolate(session *s, err *e); /* cmd_land.c */
 
 #endif

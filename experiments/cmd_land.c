@@ -1,0 +1,191 @@
+/* cmd_land.c -- the commands on neural collapse and loss landscapes: collapse (NC1-NC4
+ * of a theta), landscape (a 1-D or 2-D slice to CSV) and interpolate (the line between
+ * two thetas, its barrier, and the barrier after weight matching). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/npy.h"
+#include "../probes/collapse.h"
+#include "../probes/hessian.h"
+#include "../probes/landscape.h"
+#include "session.h"
+
+/* session_open on the chosen split; --samples also limits the test split. */
+static int open_split(session *s, err *e)
+{
+    cfg *c = &s->c;
+    if (c->data.split == DATA_TEST && !c->test_samples)
+        c->test_samples = c->data.samples;
+    return session_open(s, c->data.split, 0, e);
+}
+
+int cmd_collapse(session *s, err *e)
+{
+    int rc = open_split(s, e);
+    if (rc)
+        return rc;
+    if (!s->train || !s->train->classes)
+        return err_set(e, ERR_USAGE, "collapse: needs a classification dataset and a network");
+    nc_result r;
+    if ((rc = nc_model(s->m, s->theta, session_batch(s->train), 0, &r, e)))
+        return rc;
+    const char *split = s->c.data.split == DATA_TEST ? "test" : "train";
+    printf("samples=%zu\nclasses=%d\nfeatures=%d\n", r.n, r.C, r.p);
+    printf("nc1=%.17g\nnc1_notebook=%.17g\n", r.nc1, r.nc1_notebook);
+    printf("nc2_equinorm_means=%.17g\nnc2_equinorm_weights=%.17g\n", r.nc2_equinorm_means,
+           r.nc2_equinorm_weights);
+    printf("nc2_equiangular_means=%.17g\nnc2_equiangular_weights=%.17g\n",
+           r.nc2_equiangular_means, r.nc2_equiangular_weights);
+    printf("nc3=%.17g\nnc4=%.17g\nwithin_class_trace=%.17g\n", r.nc3, r.nc4, r.within_class_trace);
+    printf("%s_error=%.17g\nmargin=%.17g\n", split, r.error, r.margin);
+    return 0;
+}
+
+/* d1 and d2 (d2 NULL for 1-D) by --dir1/--dir2, --axes hessian or random. */
+static int directions(session *s, double *d1, double *d2, err *e)
+{
+    cfg *c = &s->c;
+    model *m = s->m;
+    if (c->dir1) {
+        int rc = npy_read_exact(c->dir1, d1, m->n, e);
+        return rc ? rc : d2 ? npy_read_exact(c->dir2, d2, m->n, e) : 0;
+    }
+    if (c->axes == 0)
+        return land_directions(m, s->theta, c->seed, (enum land_norm)c->land_norm, !c->ignore_none,
+                               d1, d2, e);
+    if (c->axes == 2)
+        return err_set(e, ERR_USAGE, "landscape: --axes pca needs a run's stored snapshots, which "
+                       "the store does not list yet; save checkpoints and pass PCA directions "
+                       "with --dir1/--dir2");
+    /* the top-2 Hessian eigenvectors (Lanczos) on the split */
+    hess_op *op = hess_op_model(m, s->theta, session_batch(s->train), e);
+    if (!op)
+        return ERR_SYS;
+    hess_eig_opts o;
+    hess_eig_opts_default(&o);
+    o.top = 2;
+    o.seed = c->seed;
+    hess_eigs_result r = {0};
+    int rc = hess_eigs(op, &o, &r, e);
+    if (!rc) {
+        memcpy(d1, r.vectors, m->n * sizeof *d1);
+        if (d2)
+            memcpy(d2, r.vectors + m->n, m->n * sizeof *d2);
+        fprintf(stderr, "hessian axes: lambda1=%.17g lambda2=%.17g (Lanczos, %d steps, tol %g, "
+                "converged %d)\n", r.values[0], r.values[1], r.iterations, r.tol, r.converged);
+    }
+    hess_eigs_result_free(&r);
+    hess_op_free(op);
+    return rc;
+}
+
+int cmd_landscape(session *s, err *e)
+{
+    cfg *c = &s->c;
+    int twod = c->y.n > 0;
+    if (c->dir2 && (!c->dir1 || !twod))
+        return err_set(e, ERR_USAGE, "landscape: --dir2 needs --dir1 and --y");
+    if (c->dir1 && twod && !c->dir2)
+        return err_set(e, ERR_USAGE, "landscape: a 2-D grid (--y) from files needs --dir2");
+    if (c->dir1 && c->axes)
+        return err_set(e, ERR_USAGE, "landscape: give --dir1/--dir2 or --axes, not both");
+    int rc = open_split(s, e);
+    if (rc)
+        return rc;
+    model *m = s->m;
+    size_t ny = twod ? (size_t)c->y.n : 1, npts = (size_t)c->x.n * ny;
+    double *d1 = err_malloc(e, m->n * sizeof *d1), *d2 = twod ? err_malloc(e, m->n * sizeof *d2) : NULL;
+    double *loss = err_malloc(e, npts * sizeof *loss), *acc = err_malloc(e, npts * sizeof *acc);
+    rc = d1 && (d2 || !twod) && loss && acc ? 0 : ERR_SYS;
+    rc = rc ? rc : directions(s, d1, d2, e);
+    rc = rc ? rc : land_grid(m, s->theta, d1, d2, c->x, c->y, session_batch(s->train), loss, acc, e);
+    FILE *f = NULL;
+    if (!rc && !(f = c->out ? fopen(c->out, "w") : stdout))
+        rc = err_set(e, ERR_SYS, "landscape: cannot write %s", c->out);
+    if (!rc) {
+        fprintf(f, "x,y,loss,accuracy\n");
+        for (size_t k = 0; k < npts; k++)
+            fprintf(f, "%.17g,%.17g,%.17g,%.17g\n", land_axis_at(c->x, (int)(k / ny)),
+                    twod ? land_axis_at(c->y, (int)(k % ny)) : 0.0, loss[k], acc[k]);
+        if (c->out && (fclose(f) != 0))
+            rc = err_set(e, ERR_SYS, "landscape: error writing %s", c->out);
+        else if (!c->out && fflush(f) != 0)
+            rc = err_set(e, ERR_SYS, "landscape: error writing the CSV");
+    }
+    if (!rc && c->out)
+        printf("wrote %s: %d x %zu points, %zu samples of the %s split\n", c->out, c->x.n, ny,
+               s->train ? s->train->n : 0, c->data.split == DATA_TEST ? "test" : "train");
+    free(d1);
+    free(d2);
+    free(loss);
+    free(acc);
+    return rc;
+}
+
+/* Read a theta file, checked like --init. */
+static int read_theta(const char *path, double *th, size_t n, err *e)
+{
+    int rc = npy_read_exact(path, th, n, e);
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!isfinite(th[i]))
+            rc = err_set(e, ERR_DATA, "%s: element %zu is %g; theta must be finite", path, i, th[i]);
+    return rc;
+}
+
+int cmd_interpolate(session *s, err *e)
+{
+    cfg *c = &s->c;
+    if (!c->from || !c->to)
+        return err_set(e, ERR_USAGE, "interpolate: --from A.npy and --to B.npy are required");
+    if (c->save && !c->match)
+        return err_set(e, ERR_USAGE, "interpolate: --save writes the matched theta_b (needs "
+                       "--match weights)");
+    c->init = c->from;      /* session_open reads and checks theta_a */
+    int rc = open_split(s, e);
+    if (rc)
+        return rc;
+    model *m = s->m;
+    size_t na = (size_t)c->alpha.n;
+    double *tb = err_malloc(e, m->n * sizeof *tb), *tm = NULL;
+    double *loss = err_malloc(e, 2 * na * sizeof *loss), *acc = err_malloc(e, 2 * na * sizeof *acc);
+    land_barrier r, rm;
+    int sweeps = 0;
+    rc = tb && loss && acc ? read_theta(c->to, tb, m->n, e) : ERR_SYS;
+    batch b = session_batch(s->train);
+    rc = rc ? rc : land_interpolate(m, s->theta, tb, c->alpha, b, loss, acc, &r, e);
+    if (!rc && c->match) {
+        tm = err_malloc(e, m->n * sizeof *tm);
+        rc = tm ? land_match_weights(m, s->theta, tb, tm, 100, &sweeps, e) : ERR_SYS;
+        rc = rc ? rc : land_interpolate(m, s->theta, tm, c->alpha, b, loss + na, acc + na, &rm, e);
+        rc = rc || !c->save ? rc : npy_write(c->save, tm, m->n, e);
+    }
+    FILE *f = NULL;
+    if (!rc && c->out && !(f = fopen(c->out, "w")))
+        rc = err_set(e, ERR_SYS, "interpolate: cannot write %s", c->out);
+    if (!rc && f) {
+        fprintf(f, "alpha,loss,accuracy%s\n", c->match ? ",matched_loss,matched_accuracy" : "");
+        for (size_t i = 0; i < na; i++) {
+            fprintf(f, "%.17g,%.17g,%.17g", land_axis_at(c->alpha, (int)i), loss[i], acc[i]);
+            if (c->match)
+                fprintf(f, ",%.17g,%.17g", loss[na + i], acc[na + i]);
+            fprintf(f, "\n");
+        }
+        if (fclose(f) != 0)
+            rc = err_set(e, ERR_SYS, "interpolate: error writing %s", c->out);
+    }
+    if (!rc) {
+        printf("loss_a=%.17g\nloss_b=%.17g\nerror_a=%.17g\nerror_b=%.17g\n", r.loss_a, r.loss_b,
+               r.err_a, r.err_b);
+        printf("barrier_loss=%.17g\nbarrier_error=%.17g\n", r.loss, r.error);
+        if (c->match)
+            printf("match_sweeps=%d\nmatched_loss_b=%.17g\nmatched_barrier_loss=%.17g\n"
+                   "matched_barrier_error=%.17g\n", sweeps, rm.loss_b, rm.loss, rm.error);
+    }
+    free(tb);
+    free(tm);
+    free(loss);
+    free(acc);
+    return rc;
+}
