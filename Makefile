@@ -21,7 +21,7 @@ TESTSRC := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test test-unit test-cli test-runner test-conformance bench bench-optim san deps clean
-.SECONDARY:   # keep test objects between builds
+.SECONDARY: $(TESTBIN:=.o)   # keep test objects between builds
 all: basin
 
 deps:

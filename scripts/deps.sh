@@ -6,7 +6,7 @@
 # exact `sudo apt-get install ...` line and exits 1.
 set -eu
 what=${1:-build}
-pkgs="libgsl-dev libopenblas-dev liblbfgsb-dev libsqlite3-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist"
+pkgs="libgsl-dev libopenblas-dev liblbfgsb-dev libsqlite3-dev sqlite3 zlib1g-dev gnuplot-nox dataset-fashion-mnist"
 case "$what" in
     build) ;;
     bench) pkgs="$pkgs python3-torch python3-numpy" ;;
