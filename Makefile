@@ -91,6 +91,10 @@ $(BUILD)/bench/bench_optim: $(BUILD)/bench/bench_optim.o $(BUILD)/libbasin.a
 $(BUILD)/bench/bench_hessian: $(BUILD)/bench/bench_hessian.o $(BUILD)/libbasin.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# a 21 x 21 loss landscape beside the peer's (bench/bench_landscape.c)
+$(BUILD)/bench/bench_landscape: $(BUILD)/bench/bench_landscape.o $(BUILD)/libbasin.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 san: deps
 	@$(MAKE) --no-print-directory BUILD=build/san \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
