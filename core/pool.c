@@ -17,6 +17,7 @@ static struct {
     int n;              /* threads, including the caller; 0 before init */
     int workers;        /* started worker threads (n - 1) */
     long gen;           /* work generation */
+    long start_gen;     /* generation when the current workers were started */
     int pending;        /* workers still running this generation */
     int quit;
     void (*fn)(void *, int, int);
@@ -34,8 +35,8 @@ int pool_parse_threads(const char *s)
 static void *worker(void *arg)
 {
     int me = (int)(long)arg;
-    long seen = 0;
     pthread_mutex_lock(&P.mu);
+    long seen = P.start_gen;   /* never rerun a job finished before this worker existed */
     for (;;) {
         while (P.gen == seen && !P.quit)
             pthread_cond_wait(&P.go, &P.mu);
@@ -76,6 +77,7 @@ int pool_set_threads(int n, err *e)
         return 0;
     stop_workers();
     P.n = 1;
+    P.start_gen = P.gen;
     for (int i = 1; i < n; i++) {
         if (pthread_create(&P.tid[i - 1], NULL, worker, (void *)(long)i) != 0) {
             stop_workers();

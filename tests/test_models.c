@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/pool.h"
 #include "../models/model.h"
@@ -25,6 +26,34 @@ static double frand(unsigned *s)
 {
     *s = *s * 1103515245u + 12345u;
     return ((*s >> 8) & 0xffff) / 65536.0;
+}
+
+/* pool regression: a worker started after earlier jobs must not rerun a finished one */
+static int *pool_counts;
+
+static void pool_count(void *arg, int tid, int nthreads)
+{
+    (void)arg;
+    (void)nthreads;
+    pool_counts[tid]++;
+}
+
+static void check_pool_restart(void)
+{
+    int ok = 1;
+    for (int r = 0; r < 30 && ok; r++) {
+        int T = 1 + (r % 3 == 0);
+        pool_set_threads(T, NULL);
+        struct timespec pause = {0, 1000000};   /* let a new worker start first */
+        nanosleep(&pause, NULL);
+        int counts[2] = {0, 0};
+        pool_counts = counts;
+        pool_run(pool_count, NULL);
+        for (int t = 0; t < T; t++)
+            ok = ok && counts[t] == 1;
+    }
+    CHECK(ok, "pool: each thread runs each job exactly once across thread-count changes",
+          "a job ran twice or not at all");
 }
 
 static model *make(const char *kind, int act, int loss, size_t chunk, int hidden)
@@ -143,6 +172,7 @@ int main(void)
     for (int i = 0; i < NS; i++)
         ys[i] = i % NOUT;
     batch bc = {xs, ys, NULL, NS}, br = {xs, NULL, ts, NS};
+    check_pool_restart();
     char name[128];
     err e = {0};
 
