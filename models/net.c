@@ -142,6 +142,24 @@ static void job_thread(void *arg, int tid, int T)
 }
 
 /* Run `mode` over the whole batch; g/hv (n) are overwritten (not accumulated). */
+/* Add threads 1..T-1's private accumulators into g and hv, in thread order for every
+ * element; the elements are split over the pool, so the sum costs 1/T of a pass. */
+static void reduce_thread(void *arg, int tid, int T)
+{
+    const job *j = arg;
+    const net_exec *x = j->m->impl;
+    size_t n = j->m->n, lo = n * (size_t)tid / (size_t)T, hi = n * (size_t)(tid + 1) / (size_t)T;
+    for (int t = 1; t < T; t++) {
+        const double *acc = x->w[t].acc;
+        if (j->g)
+            for (size_t i = lo; i < hi; i++)
+                j->g[i] += acc[i];
+        if (j->hv)
+            for (size_t i = lo; i < hi; i++)
+                j->hv[i] += acc[n + i];
+    }
+}
+
 static int net_run(model *m, enum ad_mode mode, const double *theta, const double *v,
                    batch b, double *g, double *hv, double *feat, model_stats *st, err *e)
 {
@@ -160,6 +178,8 @@ static int net_run(model *m, enum ad_mode mode, const double *theta, const doubl
     if (hv)
         memset(hv, 0, m->n * sizeof(double));
     pool_run(job_thread, &j);
+    if (T > 1 && (g || hv))
+        pool_run(reduce_thread, &j);
     ad_sums s = {0};
     for (int t = 0; t < T; t++) {
         const worker *w = &x->w[t];
@@ -171,12 +191,6 @@ static int net_run(model *m, enum ad_mode mode, const double *theta, const doubl
         s.loss += w->sums.loss;
         s.jvp += w->sums.jvp;
         s.correct += w->sums.correct;
-        if (t && g)
-            for (size_t i = 0; i < m->n; i++)
-                g[i] += w->acc[i];
-        if (t && hv)
-            for (size_t i = 0; i < m->n; i++)
-                hv[i] += w->acc[m->n + i];
     }
     if (st)
         *st = (model_stats){.loss = s.loss, .correct = s.correct, .jvp = s.jvp, .n = b.n};
