@@ -27,6 +27,9 @@ enum opt_id {
     O_STEP_GAMMA, O_LR_MIN, O_PCT_START, O_LR_DECAY, O_GROKFAST_ALPHA, O_GROKFAST_LAMBDA,
     O_FUNCTION, O_START,
     O_DIR1, O_DIR2, O_AXES, O_NORM, O_IGNORE, O_X, O_Y, O_FROM, O_TO, O_ALPHAS, O_MATCH,
+    /* basin run's [probes] (CMD_RUN) */
+    O_HESSIAN_EVERY, O_HESSIAN_TOP, O_TRACE_EVERY, O_DENSITY_EVERY, O_SHARPNESS_EVERY,
+    O_SHARPNESS_KIND, O_SHARPNESS_RHO, O_SHARPNESS_ADAPTIVE, O_PROBE_SAMPLES, O_PROBE_TOL,
     O_COUNT
 };
 
@@ -142,6 +145,16 @@ static const struct option_row {
     [O_TO] = {"to", CMD_INTERPOLATE, "B.npy", "theta_b, at alpha = 1 (required)"},
     [O_ALPHAS] = {"alpha", CMD_INTERPOLATE, "A:B:N", "interpolation points (default -0.5:1.5:41); the barrier uses those in [0, 1]"},
     [O_MATCH] = {"match", CMD_INTERPOLATE, "none|weights", "weights: permute theta_b's hidden units to theta_a's (Git Re-Basin weight matching; mlp) and report both barriers"},
+    [O_HESSIAN_EVERY] = {"hessian-every", CMD_RUN, "N", "every N steps: top eigenpairs (Lanczos), lambda_max, eos_threshold = 2/lr, eos_ratio = lr*lambda_max/2, grad_overlap; Adam: precond_sharpness (default 0: off)"},
+    [O_HESSIAN_TOP] = {"hessian-top", CMD_RUN, "K", "eigenpairs at hessian steps, also the overlap's subspace (default 1)"},
+    [O_TRACE_EVERY] = {"trace-every", CMD_RUN, "N", "every N steps: Hutchinson trace, at most 100 Rademacher samples (default 0: off)"},
+    [O_DENSITY_EVERY] = {"density-every", CMD_RUN, "N", "every N steps: SLQ density nodes and weights, 100 Lanczos steps, 1 run (default 0: off)"},
+    [O_SHARPNESS_EVERY] = {"sharpness-every", CMD_RUN, "N", "every N steps: the sharpness of sharpness-kind (default 0: off)"},
+    [O_SHARPNESS_KIND] = {"sharpness-kind", CMD_RUN, "NAME", "sam (default), worst-l2, worst-linf, average, keskar, flatness"},
+    [O_SHARPNESS_RHO] = {"sharpness-rho", CMD_RUN, "R", "sharpness radius, noise scale or Keskar's epsilon (default 0.05)"},
+    [O_SHARPNESS_ADAPTIVE] = {"sharpness-adaptive", CMD_RUN, NULL, "sharpness perturbations scaled elementwise by |theta| (sam, worst-*, average)"},
+    [O_PROBE_SAMPLES] = {"probe-samples", CMD_RUN, "N", "every probe on the same seeded random N training samples (RNG_PROBE stream; default 0: the whole training split)"},
+    [O_PROBE_TOL] = {"probe-tol", CMD_RUN, "T", "Lanczos residual estimates <= T*|lambda_max|; Hutchinson's relative change (default 1e-3)"},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == O_COUNT, "one row per option");
 
@@ -158,6 +171,7 @@ void cfg_default(cfg *c)
     c->shuffle = 1;
     c->x = (land_axis){-1, 1, 51};
     c->alpha = (land_axis){-0.5, 1.5, 41};
+    c->probes = (probe_plan){.top = 1, .tol = 1e-3, .sharp_kind = SHARP_SAM, .rho = 0.05};
 }
 
 /* --- value parsers: the whole text must be a number in range --- */
@@ -426,6 +440,21 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     case O_TO: c->to = v; break;
     case O_ALPHAS: if ((rc = land_axis_parse(v, &c->alpha, e))) err_wrap(e, "--alpha"); break;
     case O_MATCH: rc = choice(name, v, matches, &k, e); c->match = k; break;
+    case O_HESSIAN_EVERY: rc = count(name, v, 0, 1e12, &x, e); c->probes.hessian_every = (long)x; break;
+    case O_HESSIAN_TOP: rc = count(name, v, 1, 1000, &x, e); c->probes.top = (int)x; break;
+    case O_TRACE_EVERY: rc = count(name, v, 0, 1e12, &x, e); c->probes.trace_every = (long)x; break;
+    case O_DENSITY_EVERY: rc = count(name, v, 0, 1e12, &x, e); c->probes.density_every = (long)x; break;
+    case O_SHARPNESS_EVERY: rc = count(name, v, 0, 1e12, &x, e); c->probes.sharpness_every = (long)x; break;
+    case O_SHARPNESS_KIND:
+        k = sharp_kind_parse(v);
+        if (k < 0)
+            return bad(e, name, v, "one of: sam worst-l2 worst-linf average keskar flatness");
+        c->probes.sharp_kind = k;
+        break;
+    case O_SHARPNESS_RHO: rc = num(name, v, 1e-300, 1e6, &x, e); c->probes.rho = x; break;
+    case O_SHARPNESS_ADAPTIVE: c->probes.adaptive = 1; break;
+    case O_PROBE_SAMPLES: rc = count(name, v, 0, 1e9, &x, e); c->probes.samples = (size_t)x; break;
+    case O_PROBE_TOL: rc = num(name, v, 1e-16, 1, &x, e); c->probes.tol = x; break;
     case O_COUNT: break;
     }
     return rc;
@@ -532,6 +561,18 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     case O_GROKFAST_ALPHA: x = c->hp.grokfast_alpha; break;
     case O_GROKFAST_LAMBDA: x = c->hp.grokfast_lambda; break;
     case O_FUNCTION: t = c->model_kind; break;
+    /* basin run's probes: they never change the trajectory, but they change what a run
+     * records, so they are part of its configuration and id */
+    case O_HESSIAN_EVERY: x = (double)c->probes.hessian_every; break;
+    case O_HESSIAN_TOP: x = c->probes.top; break;
+    case O_TRACE_EVERY: x = (double)c->probes.trace_every; break;
+    case O_DENSITY_EVERY: x = (double)c->probes.density_every; break;
+    case O_SHARPNESS_EVERY: x = (double)c->probes.sharpness_every; break;
+    case O_SHARPNESS_KIND: t = sharp_kind_name(c->probes.sharp_kind); break;
+    case O_SHARPNESS_RHO: x = c->probes.rho; break;
+    case O_SHARPNESS_ADAPTIVE: t = c->probes.adaptive ? "true" : "false"; break;
+    case O_PROBE_SAMPLES: x = (double)c->probes.samples; break;
+    case O_PROBE_TOL: x = c->probes.tol; break;
     case O_START:
         if (!c->has_start)
             return -1;

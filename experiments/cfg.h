@@ -14,8 +14,25 @@
 #include "../optim/opt.h"
 #include "../probes/landscape.h"
 
+/* CMD_RUN marks keys of experiment files that are no flag of any command: the [probes]
+ * schedule that `basin run` carries out during training (experiments/probe_sched.h). */
 enum { CMD_INIT = 1, CMD_EVAL = 2, CMD_TRAIN = 4, CMD_HESSIAN = 8, CMD_SHARPNESS = 16,
-       CMD_OPTIMIZE = 32, CMD_COLLAPSE = 64, CMD_LANDSCAPE = 128, CMD_INTERPOLATE = 256 };
+       CMD_OPTIMIZE = 32, CMD_COLLAPSE = 64, CMD_LANDSCAPE = 128, CMD_INTERPOLATE = 256,
+       CMD_RUN = 512 };
+
+/* The probes `basin run` schedules during training ([probes] keys). Defaults resolved
+ * by cfg_default, as run ids hash them. */
+typedef struct probe_plan {
+    long hessian_every;     /* top eigenpairs, lambda_max, edge-of-stability metrics,
+                               gradient overlap, Adam's preconditioned sharpness; 0: off */
+    long trace_every, density_every, sharpness_every;   /* 0: off */
+    size_t samples;         /* the probe subset; 0: the whole training split */
+    int top;                /* eigenpairs at hessian steps (1) */
+    double tol;             /* Lanczos and Hutchinson tolerance (1e-3) */
+    int sharp_kind;         /* enum sharp_kind (sam) */
+    double rho;             /* sharpness radius (0.05) */
+    int adaptive;           /* sharpness perturbations scaled by |theta| */
+} probe_plan;
 
 typedef struct cfg {
     data_opts data;
@@ -56,6 +73,7 @@ typedef struct cfg {
     int ignore_none;        /* --ignore none (default biasbn: zero bias/norm directions) */
     int match;              /* --match weights */
     land_axis x, y, alpha;  /* y.n = 0: a 1-D slice */
+    probe_plan probes;      /* basin run's [probes] */
 } cfg;
 
 /* Defaults: fashion-mnist, mlp 256,256 relu, CE, sgd lr 0.01, batch 128, seed 0. */
@@ -76,7 +94,8 @@ const char *cfg_option(int i, int *cmds, int *takes_value);
 /* The canonical text of option `name` of command `cmd` (a CMD_* bit) in c (every
  * default resolved; numbers as the shortest text that reads back exactly, flags
  * "true"/"false") into buf; -1 for options without one (output files, threads, quiet,
- * split, probe settings) or unknown names. Experiment run ids hash these texts. */
+ * split, the probe commands' settings) or unknown names. Experiment run ids hash these
+ * texts; basin run's [probes] keys (CMD_RUN) have one. */
 int cfg_get(const cfg *c, int cmd, const char *name, char *buf, size_t cap);
 
 /* Print the options of command `cmd` to stdout, one per line with help. */

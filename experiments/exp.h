@@ -6,6 +6,7 @@
  * (cfg.h), each in one section (the table in sweep.c), plus a few runner keys:
  *   [experiment] name (required), description, seed, threads
  *   [train]      eval-every, checkpoint-every, snapshot-every
+ * and the [probes] keys (CMD_RUN rows of cfg.c, carried out by probe_sched.h).
  * A value `{a, b, c}` is a sweep axis (`{a; b}` when items contain commas, e.g.
  * `hidden = {256,256; 512}`), `{1..5}` an integer range; anything else, `256,256`
  * included, is one value. The grid is expanded in a canonical order that does not
@@ -14,9 +15,11 @@
  *
  * Each run's id is the SHA-256 (hex) of its canonical configuration: one
  * `key = value` line per option of `basin train` with every default resolved
- * (cfg_get), then the runner keys that change what is recorded (eval-every,
- * snapshot-every). threads and checkpoint-every are left out: they change neither
- * the trajectory (for a given thread count, see pool.h) nor what is stored. */
+ * (cfg_get), [probes] keys included, then the runner keys that change what is
+ * recorded (eval-every, snapshot-every). threads and checkpoint-every are left out:
+ * they change neither the trajectory (for a given thread count, see pool.h) nor what
+ * is stored. Probe keys do not change the trajectory either, but they change what a
+ * run records: a run with a new probe is a new run, with the same training rows. */
 #ifndef BASIN_EXP_H
 #define BASIN_EXP_H
 

@@ -13,6 +13,9 @@
  *                     the epoch's permutation) every checkpoint-every steps (or 60 s),
  *                     committed together with the metrics up to that step
  *   snapshots         every snapshot-every steps, and always the final theta
+ *   probe steps       the [probes] schedule (probe_sched.h): Hessian eigenvalues, trace,
+ *                     density, sharpness on theta after step k's update (before the next
+ *                     one), before that step's checkpoint, so a resume never repeats them
  * A run found with a resume checkpoint continues from it after deleting its rows past
  * the checkpoint, so its metrics are bit-identical to an uninterrupted run's (for the
  * same thread count). A non-finite loss marks the run DIVERGED and the sweep goes on;
@@ -33,6 +36,7 @@
 #include "../core/pool.h"
 #include "../results/store.h"
 #include "exp.h"
+#include "probe_sched.h"
 #include "trainer.h"
 
 #ifndef BASIN_GIT
@@ -125,6 +129,7 @@ typedef struct rstate {
     const exp_run *r;
     session s;
     trainer t;
+    probe_sched *ps;         /* NULL: no probes scheduled */
     double *ostate;          /* (opt_state_len) */
     void *aux;               /* (trainer_aux_size) */
 } rstate;
@@ -168,7 +173,15 @@ static int evaluate(rstate *x, int *bad, err *re, err *e)
     return 0;
 }
 
-/* Set up the run's session and trainer, resuming from its checkpoint when there is
+/* The probes due at the current step; errors as evaluate(). */
+static int probe(rstate *x, err *re, err *e)
+{
+    if (!x->ps || !probe_sched_due(x->ps, &x->t))
+        return 0;
+    return probe_sched_run(x->ps, &x->t, x->st, x->r->id, re, e);
+}
+
+/* Set up the run's session, trainer and probes, resuming from its checkpoint when there is
  * one; *resumed = its step (0 for a fresh start). Errors as evaluate(). */
 static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
 {
@@ -177,6 +190,7 @@ static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
     x->s.c.quiet = 1;
     int rc = session_open(&x->s, DATA_TRAIN, 1, re);
     rc = rc ? rc : trainer_init(&x->t, &x->s, re);
+    rc = rc ? rc : probe_sched_new(&x->t, &x->ps, re);
     if (!rc) {
         x->ostate = err_malloc(re, opt_state_len(x->t.o) * sizeof *x->ostate);
         x->aux = err_malloc(re, trainer_aux_size(&x->t));
@@ -202,6 +216,8 @@ static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
         } else {
             say(c, "warning: run %.12s: checkpoint unusable (%s); starting over", x->r->id, ce.msg);
             /* a fresh trainer: the failed loads may have changed the old one */
+            probe_sched_free(x->ps);
+            x->ps = NULL;
             trainer_free(&x->t);
             session_close(&x->s);
             memset(&x->s, 0, sizeof x->s);
@@ -219,7 +235,8 @@ static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
         return -rc;
     if (found)
         return 0;
-    return evaluate(x, &bad, re, e);
+    rc = evaluate(x, &bad, re, e);
+    return rc ? rc : probe(x, re, e);
 }
 
 /* Train claimed run r. Returns 0 when the run ended with a status recorded, 128 + sig
@@ -283,6 +300,16 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
             snprintf(msg, sizeof msg, "non-finite loss at step %ld", k);
             break;
         }
+        int pr = probe(&x, &re, e);
+        if (pr < 0) {
+            srv = -pr;
+            goto out;
+        }
+        if (pr > 0) {
+            status = STORE_FAILED;
+            snprintf(msg, sizeof msg, "probes at step %ld: %s", k, re.msg);
+            break;
+        }
         double tn = now();
         if (!srv && sn && k % sn == 0 && k < t->total)
             srv = checkpoint(&x, STORE_SNAPSHOT, e);
@@ -328,6 +355,7 @@ finish:
     if (!srv && !strcmp(status, STORE_INTERRUPTED))
         srv = 128 + (int)stop_sig;
 out:
+    probe_sched_free(x.ps);
     trainer_free(&x.t);
     session_close(&x.s);
     free(x.ostate);
@@ -479,6 +507,8 @@ int cmd_run(int argc, char **argv, err *e)
                    "                 [--dry-run] [--force]\n"
                    "  Run every run of an experiment file into the store (default %s);\n"
                    "  completed runs are skipped, interrupted ones resumed.\n", "results/basin.db");
+            printf("\n[probes] keys of experiment files (besides basin train's options):\n");
+            cfg_print_help(CMD_RUN);
             return 0;
         }
     opts o;

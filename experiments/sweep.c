@@ -88,10 +88,14 @@ static const struct section {
     {"model", " model hidden act slope no-bias loss chunk init channels width blocks skip "},
     {"optim", NULL},
     {"train", " batch epochs steps no-shuffle eval-every checkpoint-every snapshot-every "},
-    {"probes", " "},
+    {"probes", " hessian-every hessian-top trace-every density-every sharpness-every"
+               " sharpness-kind sharpness-rho sharpness-adaptive probe-samples probe-tol "},
     {"landscape", " "},
 };
 #define NSECTIONS (int)(sizeof sections / sizeof sections[0])
+
+/* The option rows experiment files take: basin train's flags and basin run's [probes]. */
+#define EXP_CMDS (CMD_TRAIN | CMD_RUN)
 
 enum key_kind { K_UNKNOWN, K_CFG, K_RUNNER, K_META };
 
@@ -123,10 +127,10 @@ static int classify(const char *key, enum key_kind *kind, int *order)
     for (int i = 0; *kind == K_UNKNOWN && (n = cfg_option(i, &cmds, &takes)); i++) {
         char buf[256];
         cfg c;
-        if (strcmp(n, key) != 0 || !(cmds & CMD_TRAIN))
+        if (strcmp(n, key) != 0 || !(cmds & EXP_CMDS))
             continue;
         cfg_default(&c);
-        if (cfg_get(&c, CMD_TRAIN, key, buf, sizeof buf) == 0 || strcmp(key, "threads") == 0) {
+        if (cfg_get(&c, EXP_CMDS, key, buf, sizeof buf) == 0 || strcmp(key, "threads") == 0) {
             *kind = K_CFG;
             *order = i;
         }
@@ -277,16 +281,16 @@ static int apply(const ini *f, const ini_entry *v, const char *val, exp_run *r, 
         return 0;
     const char *n;
     for (int i = 0; (n = cfg_option(i, &cmds, &takes)); i++)
-        if ((cmds & CMD_TRAIN) && strcmp(n, v->key) == 0)
+        if ((cmds & EXP_CMDS) && strcmp(n, v->key) == 0)
             break;
     int rc, on = 1;
     if (!takes) {
         if (boolean(val, &on))
             return err_set(e, ERR_USAGE, "%s:%d: %s: '%s' is not true or false", f->path,
                            v->line, v->key, val);
-        rc = on ? cfg_set(&r->c, CMD_TRAIN, v->key, NULL, e) : 0;
+        rc = on ? cfg_set(&r->c, EXP_CMDS, v->key, NULL, e) : 0;
     } else {
-        rc = cfg_set(&r->c, CMD_TRAIN, v->key, val, e);
+        rc = cfg_set(&r->c, EXP_CMDS, v->key, val, e);
     }
     return rc ? file_err(e, f, v->line, e->msg) : 0;
 }
@@ -339,7 +343,7 @@ static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
     const char *n;
     char buf[1024];
     for (int i = 0; !rc && (n = cfg_option(i, &cmds, &takes)); i++)
-        if ((cmds & CMD_TRAIN) && cfg_get(&r->c, CMD_TRAIN, n, buf, sizeof buf) == 0
+        if ((cmds & EXP_CMDS) && cfg_get(&r->c, EXP_CMDS, n, buf, sizeof buf) == 0
             && (with_seed || strcmp(n, "seed") != 0))
             rc = canon_add(&c, n, buf, e);
     snprintf(buf, sizeof buf, "%ld", r->x.eval_every);
@@ -421,7 +425,7 @@ static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
             cfg c;
             cfg_default(&c);
             err e2 = {0};
-            cfg_set(&c, CMD_TRAIN, v->key, "0", &e2);
+            cfg_set(&c, EXP_CMDS, v->key, "0", &e2);
             if (strstr(e2.msg, "did you mean"))
                 return file_err(e, f, v->line, e2.msg);
             return err_set(e, ERR_USAGE, "%s:%d: unknown key '%s' in [%s] (see the sections "

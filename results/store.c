@@ -26,6 +26,17 @@ const char *const store_metric_keys[][2] = {
     {"sharp_worst", "worst-case sharpness: max loss increase in an L2 ball of radius rho (SAM)"},
     {"sharp_adaptive", "adaptive worst-case sharpness (ASAM, Kwon et al. 2021)"},
     {"sharp_average", "average sharpness: mean loss increase under Gaussian perturbations"},
+    {"eos_threshold", "edge of stability: 2/lr, lr of the update after the probe step (probes)"},
+    {"eos_threshold_momentum", "edge of stability with heavy-ball momentum beta: (2+2 beta)/lr"},
+    {"eos_ratio", "lr * lambda_max / 2: 1 at the edge of stability of gradient descent"},
+    {"grad_overlap", "share of the probe gradient's squared norm in the top Hessian eigenspace"},
+    {"precond_sharpness", "Adam: lambda_max of P^-1 H, P = (1-beta1^t)(sqrt(v_hat)+eps)"},
+    {"precond_threshold", "Adam: (2+2 beta1)/((1-beta1) lr), the preconditioned EoS threshold"},
+    {"sharp_sam", "SAM sharpness: L(theta + rho g/||g||) - L(theta) (sharpness-kind sam)"},
+    {"sharp_worst_l2", "worst-case sharpness in an L2 ball, projected ascent (worst-l2)"},
+    {"sharp_worst_linf", "worst-case sharpness in an Linf ball, projected ascent (worst-linf)"},
+    {"sharp_keskar", "Keskar's epsilon-sharpness, L-BFGS-B in a box (keskar)"},
+    {"sharp_flatness", "GAM's first-order flatness rho * max ||grad L|| in the ball (flatness)"},
     {NULL, NULL},
 };
 

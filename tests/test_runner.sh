@@ -4,7 +4,9 @@
 # and canonical order, two workers x 20 runs (all rows, integrity_check), kill -9 then
 # rerun (bit-identical metrics), SIGTERM (INTERRUPTED, 143, resume), the same file twice
 # (identical metric rows but wall time), DIVERGED runs, shards merged twice (no
-# duplicates), runs/show/compare/export.
+# duplicates), runs/show/compare/export, probes during training (the training rows
+# identical with and without them; eigenvalue, trace, density, sharpness and
+# edge-of-stability rows).
 #
 #   sh tests/test_runner.sh ./basin
 #
@@ -284,6 +286,61 @@ expect "compare: mean +- std over 4 seeds by lr" 0 "by lr|lr=0.01|(n=4)" "$B" co
 expect "export: json of one run" 0 '"key": "lr"' "$B" export --db w.db --run "$wid" --format json
 expect "export: unknown table" 2 "unknown table" "$B" export --db w.db --run "$wid" --table nope
 expect "runs: missing database" 1 "no such database" "$B" runs --db nope.db
+
+# ---- 10. probes during training ([probes]) ---------------------------------------------
+perr "probe key in the wrong section" 2 "bad.ini:4: hessian-every belongs in [probes], not [train]" \
+    "[experiment]
+name = x
+[train]
+hessian-every = 3"
+expect "probes: not a flag of basin train" 2 "--hessian-every does not apply" \
+    "$B" train --data blobs --steps 1 --hessian-every 1
+probes="[probes]
+hessian-every = 4
+hessian-top = 3
+trace-every = 6
+density-every = 12
+sharpness-every = 4
+probe-samples = 100"
+exp_file "lr = 0.05" "steps = 12
+eval-every = 4" "seed = 3" >np.ini
+{ cat np.ini; printf '%s\n' "$probes"; } >pr.ini
+expect "probes: a run with every probe" 0 "COMPLETED" "$B" run pr.ini --db pr.db
+"$B" run np.ini --db np.db >/dev/null 2>&1
+# training metrics without the run column (the ids differ: probes are part of the config)
+train_rows() { "$B" export --db "$1" --experiment t --table metrics | cut -d, -f2-5 |
+    grep -E '^(batch_loss|lr|(train|test)_(loss|acc)|grad_norm|update_norm|perturbed_loss),' | sort; }
+train_rows pr.db >pr.m
+train_rows np.db >np.m
+check "probes: training metric rows identical with and without probes" \
+    "$(diff pr.m np.m | head -3 | tr '\n' ' ')" sh -c 'cmp -s pr.m np.m && test "$(wc -l <pr.m)" -eq 46'
+"$B" export --db pr.db --experiment t --table hessian_eigs >eigs.csv
+check "probes: 4 steps x 3 eigenvalue rows" "$(wc -l <eigs.csv) lines" test "$(wc -l <eigs.csv)" -eq 13
+"$B" export --db pr.db --experiment t --table metrics >prm.csv
+# eos_threshold at step k is 2/lr of update k+1 (of update k at the last step), exactly
+check "probes: eos_threshold = 2/lr exactly, at steps 0 4 8 12" "$(grep -c eos_threshold, prm.csv) rows" \
+    awk -F, '$2 == "lr" { lr[$3] = $5 } $2 == "eos_threshold" { t[$3] = $5 }
+        END { n = 0; for (k in t) { j = k + 1; if (!(j in lr)) j = k; if (t[k] != 2 / lr[j]) exit 1; n++ }
+              exit n != 4 }' prm.csv
+check "probes: lambda_max equals the first eigenvalue row" "" \
+    awk -F, 'FNR == NR { if ($2 == "lambda_max") l[$3] = $5; next }
+        $4 == 0 && FNR > 1 { if (l[$2] != $5) exit 1; n++ } END { exit n != 4 }' prm.csv eigs.csv
+check "probes: trace at steps 0 6 12, sharpness at 0 4 8 12, overlap and momentum threshold" "" \
+    sh -c 'test "$(grep -c ",trace," prm.csv)" -eq 3 && test "$(grep -c ",sharp_sam," prm.csv)" -eq 4 &&
+        test "$(grep -c ",grad_overlap," prm.csv)" -eq 4 && test "$(grep -c ",eos_threshold_momentum," prm.csv)" -eq 4'
+"$B" export --db pr.db --experiment t --table density | awk -F, 'NR > 1 { w[$2] += $5 }
+    END { for (k in w) if (w[k] < 1 - 1e-9 || w[k] > 1 + 1e-9) exit 1; exit length(w) != 2 }'
+check "probes: density weights sum to 1 at steps 0 and 12" "" test $? -eq 0
+exp_file "optim = adam
+lr = 0.01" "steps = 6
+eval-every = 3" "seed = 3" | sed '/^momentum/d' >ad.ini
+printf '[probes]\nhessian-every = 3\n' >>ad.ini
+expect "probes: adam run" 0 "COMPLETED" "$B" run ad.ini --db ad.db
+"$B" export --db ad.db --experiment t --table metrics >adm.csv
+check "probes: adam's preconditioned sharpness after step 0, threshold 38/lr" "" \
+    awk -F, '$2 == "precond_sharpness" && $5 > 0 { n++ }
+        $2 == "precond_threshold" && ($5 - 3800) ^ 2 < 1e-20 { m++ }
+        END { exit !(n == 2 && m == 2) }' adm.csv
 
 echo "$np passed, $nf failed"
 [ "$nf" -eq 0 ]

@@ -1,0 +1,66 @@
+/* probe_sched.h -- the probes `basin run` carries out during training: the [probes]
+ * keys of an experiment file (cfg.h's probe_plan), written to the store beside the
+ * run's metrics, linked to the run and the step.
+ *
+ * Schedule: a probe set to run every N steps runs at step 0, at every step k with
+ * k % N == 0, and at the last step, on theta after k updates -- that is, before update
+ * k + 1, where the edge-of-stability code measures.
+ *
+ * Samples: every probe of a run sees one subset of the training split, drawn once:
+ * probe-samples samples chosen by gsl_ran_choose from rng_stream(seed, RNG_PROBE, 5)
+ * and kept in split order, or the whole split when probe-samples is 0 (or not smaller
+ * than it). It is recorded by what determines it: the run's configuration (data
+ * options, seed, probe-samples), stored with the run. Random vectors come from
+ * rng_stream(seed, RNG_PROBE, sub): sub 0 eigenpairs, 1 trace, 2 density, 3 sharpness,
+ * 4 preconditioned eigenpairs -- the same at every step, and so the same after a
+ * resume. The probes only read theta, the optimizer state and the data and draw from
+ * no training stream: a run's trajectory is bit-identical with and without them.
+ *
+ * What a probe step k writes (metric keys: results/README.md; lr is the learning rate
+ * of update k + 1, the one the thresholds are about, or of the last update at the last
+ * step):
+ *   hessian-every    hessian_eigs rows ("lanczos", the hessian-top largest), metrics
+ *                    lambda_max, eos_threshold = 2/lr, eos_ratio = lr lambda_max / 2,
+ *                    eos_threshold_momentum = (2 + 2 beta)/lr for SGD with heavy-ball
+ *                    momentum beta > 0, grad_overlap = the share of the probe
+ *                    gradient's squared norm in the span of the eigenvectors; for adam
+ *                    and adamw (also as the base rule of sam, gam, forward-grad) after
+ *                    step 0: precond_sharpness = lambda_max(P^-1 H) with the
+ *                    preconditioner of the last update, P = (1 - beta1^t)
+ *                    (sqrt(v / (1 - beta2^t)) + eps) (Cohen et al. 2022; the
+ *                    1 - beta1^t factor is Adam's first-moment bias correction, which
+ *                    sharp_adam_scaling leaves out), and precond_threshold =
+ *                    (2 + 2 beta1) / ((1 - beta1) lr)
+ *   trace-every      a trace row (estimate, stderr, samples) and metric trace
+ *   density-every    density rows: the nodes of the SLQ run, weights summing to 1
+ *   sharpness-every  a sharpness row (kind sharp_<kind>, dashes as underscores) and the
+ *                    metric of that key
+ * Eigenvalue residuals, iteration counts and convergence are not stored (the tables
+ * have no column for them); `basin hessian --init RUN@STEP` reports them. */
+#ifndef BASIN_PROBE_SCHED_H
+#define BASIN_PROBE_SCHED_H
+
+#include "../results/store.h"
+#include "trainer.h"
+
+typedef struct probe_sched probe_sched;
+
+/* The probes t->s->c.probes schedules for the training of t (initialized; its session
+ * and optimizer are borrowed for the schedule's life). *out = NULL, and 0 returned,
+ * when no probe is scheduled. ERR_USAGE when hessian-top exceeds the model's
+ * parameters. Caller: probe_sched_free. */
+int probe_sched_new(const trainer *t, probe_sched **out, err *e);
+
+/* 1 when some probe is due at t->step. */
+int probe_sched_due(const probe_sched *p, const trainer *t);
+
+/* Run the probes due at t->step and write their rows for run `run` to st. A probe's
+ * own failure returns its code with the message on pe; a store error returns minus
+ * its code with the message on e (the runner's convention). */
+int probe_sched_run(probe_sched *p, const trainer *t, store *st, const char *run, err *pe,
+                    err *e);
+
+/* NULL is fine. */
+void probe_sched_free(probe_sched *p);
+
+#endif
