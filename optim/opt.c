@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_randist.h>
 
 #include "../core/rng.h"
@@ -93,12 +94,10 @@ void opt_hparams_default(opt_hparams *hp)
     sched_default(&hp->sched);
 }
 
+/* Through BLAS: a plain loop is one serial chain of additions, 5x slower here. */
 double opt_norm(const double *x, size_t n)
 {
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += x[i] * x[i];
-    return sqrt(s);
+    return sqrt(cblas_ddot((int)n, x, 1, x, 1));
 }
 
 double opt_seg_decay(const opt *o, const opt_seg *s)
