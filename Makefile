@@ -103,4 +103,4 @@ san: deps
 clean:
 	rm -rf build basin
 
--include $(LIBOBJ:.o=.d) $(TESTBIN:=.d) $(BUILD)/experiments/main.d
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d)   # every object tracks its headers
