@@ -14,7 +14,7 @@ enum opt_id {
     O_SCALE, O_SYNTH_DIM, O_SYNTH_CLASSES, O_SYNTH_NOISE,
     O_MODEL, O_HIDDEN, O_ACT, O_SLOPE, O_NO_BIAS, O_LOSS, O_CHUNK,
     O_CHANNELS, O_WIDTH, O_BLOCKS, O_SKIP,
-    O_SEED, O_THREADS, O_INIT,
+    O_SEED, O_THREADS, O_INIT, O_DB,
     O_OUT, O_GRAD_OUT, O_JVP_IN, O_HVP_IN, O_HVP_OUT,
     O_OPTIM, O_LR, O_MOMENTUM, O_DAMPENING, O_WEIGHT_DECAY, O_NESTEROV, O_BATCH,
     O_EPOCHS, O_STEPS, O_NO_SHUFFLE, O_TEST_SAMPLES, O_SAVE, O_QUIET,
@@ -69,7 +69,8 @@ static const struct option_row {
     [O_SKIP] = {"skip", DM, "on|off", "the resnet's identity paths (default on; off: the same layers, no skips)"},
     [O_SEED] = {"seed", ALL, "S", "run seed: initialization, data order, subsets (default 0)"},
     [O_THREADS] = {"threads", ALL, "N", "threads (default: $BASIN_THREADS, else all cores)"},
-    [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN | PROBE | CMD_COLLAPSE | CMD_LANDSCAPE, "THETA.npy", "start from this parameter vector (default: seeded init)"},
+    [O_INIT] = {"init", CMD_EVAL | CMD_TRAIN | PROBE | CMD_COLLAPSE | CMD_LANDSCAPE, "THETA.npy|RUN[@STEP]", "start from this parameter vector, or a run's snapshot (id prefix; default step: the latest) with the run's model and data options (default: seeded init)"},
+    [O_DB] = {"db", CMD_EVAL | CMD_TRAIN | PROBE | CMD_COLLAPSE | CMD_LANDSCAPE, "PATH", "the store --init RUN reads (default results/basin.db); hessian, sharpness: store the results there, linked to the run and step"},
     [O_OUT] = {"out", CMD_INIT | CMD_LANDSCAPE | CMD_INTERPOLATE, "FILE", "init: THETA.npy of the initial parameters (required); landscape, interpolate: the CSV (landscape default stdout)"},
     [O_GRAD_OUT] = {"grad-out", CMD_EVAL, "G.npy", "write the gradient of the mean loss"},
     [O_JVP_IN] = {"jvp-in", CMD_EVAL, "V.npy", "print jvp=<grad, V> computed in forward mode"},
@@ -343,6 +344,7 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
             return bad(e, name, v, "a thread count in 1..256");
         break;
     case O_INIT: c->init = v; break;
+    case O_DB: c->db = v; break;
     case O_OUT: c->out = v; break;
     case O_GRAD_OUT: c->grad_out = v; break;
     case O_JVP_IN: c->jvp_in = v; break;
@@ -511,8 +513,8 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     case O_STEPS: x = (double)c->steps; break;
     case O_NO_SHUFFLE: t = c->shuffle ? "false" : "true"; break;
     case O_TEST_SAMPLES: x = (double)c->test_samples; break;
-    case O_SPLIT: case O_THREADS: case O_OUT: case O_GRAD_OUT: case O_JVP_IN: case O_HVP_IN:
-    case O_HVP_OUT: case O_SAVE: case O_QUIET: case O_COUNT:
+    case O_SPLIT: case O_THREADS: case O_DB: case O_OUT: case O_GRAD_OUT: case O_JVP_IN:
+    case O_HVP_IN: case O_HVP_OUT: case O_SAVE: case O_QUIET: case O_COUNT:
         return -1;
     /* probe settings: measurements that never change a run's trajectory */
     case O_TOP: case O_BOTTOM: case O_METHOD: case O_TOL: case O_MAX_ITER: case O_TRACE:

@@ -50,6 +50,7 @@ typedef struct cfg {
     size_t test_samples;    /* 0: the whole test split */
     /* files */
     const char *init, *save, *out, *grad_out, *jvp_in, *hvp_in, *hvp_out;
+    const char *db;         /* the store of --init RUN[@STEP] (and of probe results) */
     /* probes (hessian, sharpness); 0 selects the probe's documented default */
     int top, bottom;        /* eigenpairs: largest, most negative */
     int power;              /* --method power (else Lanczos) */

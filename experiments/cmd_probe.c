@@ -4,14 +4,20 @@
  * record a probe result must carry -- which samples (data, split, count, subset
  * rule, seed), tolerance and iteration limits -- then `name=value` lines with 17
  * significant digits. Random streams: RNG_PROBE of --seed, sub 0 eigenpairs and
- * sharpness, 1 trace, 2 density. */
+ * sharpness, 1 trace, 2 density.
+ *
+ * --db PATH with --init RUN[@STEP] also stores the results with that run at the
+ * snapshot's step, replacing rows of the same step (and method, kind and rho): the
+ * eigenvalues in hessian_eigs (method lanczos or power, k = 0 the largest;
+ * lanczos-bottom, k = 0 the most negative), the trace, the density quadrature, the
+ * sharpness (kind sharp_<kind>). Results of a .npy theta belong to no run: --db is
+ * refused there, and with --block (per-block spectra have no table). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../probes/hessian.h"
-#include "../probes/sharp.h"
+#include "probe_sched.h"
 #include "session.h"
 
 /* The samples a probe saw, and the seed: one line, printed before any result. */
@@ -22,6 +28,42 @@ static void print_record(const session *s, const char *probe)
            probe, s->m->kind, s->m->n, s->train ? (c->data.spec ? c->data.spec : "fashion-mnist") : "none",
            c->data.split == DATA_TEST ? "test" : "train", s->train ? s->train->n : 0,
            c->data.random_subset ? "random" : "first", (unsigned long long)c->seed);
+    if (s->run[0])
+        printf("run=%s step=%ld\n", s->run, s->run_step);
+}
+
+/* --db's conditions, checked before any data is loaded. */
+static int check_db(const cfg *c, err *e)
+{
+    if (!c->db)
+        return 0;
+    if (!c->init || !session_names_run(c->init))
+        return err_set(e, ERR_USAGE, "--db: results are stored with the run they belong to; "
+                       "give --init RUN[@STEP] (a .npy theta belongs to no run)");
+    if (c->data.split == DATA_TEST)
+        return err_set(e, ERR_USAGE, "--db: the store's probe tables hold training-split "
+                       "results; drop --split test or --db");
+    if (c->block)
+        return err_set(e, ERR_USAGE, "--db: per-block spectra (--block) have no table in the store");
+    return 0;
+}
+
+/* Open the session and, with --db, *st = the store its results go to (else NULL). */
+static int open_probe(session *s, store **st, err *e)
+{
+    *st = NULL;
+    int rc = check_db(&s->c, e);
+    rc = rc ? rc : session_open(s, s->c.data.split, 0, e);
+    return rc || !s->c.db ? rc : store_open(s->c.db, st, e);
+}
+
+/* Close the results store, saying where the rows went. */
+static int results_close(const session *s, store *st, int rc)
+{
+    if (st && !rc)
+        printf("stored=%s run=%.12s step=%ld\n", s->c.db, s->run, s->run_step);
+    store_close(st);
+    return rc;
 }
 
 /* FILE_nodes.csv beside FILE(.csv). */
@@ -83,12 +125,13 @@ static int find_block(const model *m, const char *name, int *bi, err *e)
 int cmd_hessian(session *s, err *e)
 {
     cfg *c = &s->c;
-    int rc = session_open(s, c->data.split, 0, e);
+    store *st;
+    int rc = open_probe(s, &st, e);
     if (rc)
         return rc;
     hess_op *full = hess_op_model(s->m, s->theta, session_batch(s->train), e), *blk = NULL;
     if (!full)
-        return ERR_SYS;
+        return results_close(s, st, ERR_SYS);
     hess_op *op = full;
     int bi = -1;
     if (c->block && !(rc = find_block(s->m, c->block, &bi, e)) &&
@@ -119,6 +162,12 @@ int cmd_hessian(session *s, err *e)
         if (!r.converged)
             fprintf(stderr, "basin hessian: not converged within --max-iter %d (tol %g)\n",
                     o.max_iter, o.tol);
+        if (st && r.ntop)
+            rc = store_eigs_put(st, s->run, s->run_step, c->power ? "power" : "lanczos", r.values,
+                                r.ntop, e);
+        if (!rc && st && r.nbottom)
+            rc = store_eigs_put(st, s->run, s->run_step, "lanczos-bottom", r.values + r.ntop,
+                                r.nbottom, e);
     }
     hess_eigs_result_free(&r);
     if (!rc && c->trace) {
@@ -127,19 +176,23 @@ int cmd_hessian(session *s, err *e)
         if (!(rc = hess_trace_run(op, o.tol, 2, cap, c->seed, 1, &t, e)))
             printf("trace=%.17g stderr=%.17g trace_samples=%ld trace_converged=%d\n", t.trace,
                    t.stderr_, t.samples, t.converged);
+        if (!rc && st)
+            rc = store_trace_put(st, s->run, s->run_step, t.trace, t.stderr_, (int)t.samples, e);
     }
     if (!rc && c->density) {
         hess_slq_result q;
         if (!(rc = hess_slq(op, c->slq_steps ? c->slq_steps : 100, c->slq_runs ? c->slq_runs : 1,
                             c->seed, 2, &q, e)))
             rc = write_density(c->density, &q, e);
+        if (!rc && st)
+            rc = probe_put_density(st, s->run, s->run_step, &q, e);
         hess_slq_result_free(&q);
     }
     if (!rc)
         printf("hvps=%ld\n", full->applies);
     hess_op_free(blk);
     hess_op_free(full);
-    return rc;
+    return results_close(s, st, rc);
 }
 
 int cmd_sharpness(session *s, err *e)
@@ -147,7 +200,8 @@ int cmd_sharpness(session *s, err *e)
     cfg *c = &s->c;
     if (c->steps > 1000000)
         return err_set(e, ERR_USAGE, "sharpness: --steps %ld is more than 1000000", c->steps);
-    int rc = session_open(s, c->data.split, 0, e);
+    store *st;
+    int rc = open_probe(s, &st, e);
     if (rc)
         return rc;
     sharp_opts o;
@@ -160,7 +214,7 @@ int cmd_sharpness(session *s, err *e)
     o.seed = c->seed;
     sharp_result r;
     if ((rc = sharp_measure(s->m, s->theta, session_batch(s->train), &o, &r, e)))
-        return rc;
+        return results_close(s, st, rc);
     print_record(s, "sharpness");
     printf("kind=%s rho=%.17g adaptive=%d iterations=%d step=%.17g\n", sharp_kind_name(o.kind),
            r.rho, r.adaptive, r.iterations, r.step);
@@ -168,5 +222,9 @@ int cmd_sharpness(session *s, err *e)
     if (o.kind == SHARP_AVERAGE)
         printf(" stderr=%.17g", r.stderr_);
     printf("\nevals=%ld hvps=%ld\n", r.evals, r.hvps);
-    return 0;
+    char key[32];
+    probe_sharp_key(o.kind, key);
+    if (st)
+        rc = store_sharpness_put(st, s->run, s->run_step, key, r.rho, r.value, e);
+    return results_close(s, st, rc);
 }

@@ -1,13 +1,12 @@
 /* probe_sched.c -- the probes scheduled during `basin run` training (probe_sched.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_randist.h>
 
 #include "../core/rng.h"
-#include "../probes/hessian.h"
-#include "../probes/sharp.h"
 #include "probe_sched.h"
 
 /* RNG_PROBE sub-streams (probe_sched.h). */
@@ -198,29 +197,38 @@ static int trace(probe_sched *p, const trainer *t, hess_op *op, store *st, const
     return metric(t, st, run, "trace", r.trace, e);
 }
 
-/* The SLQ quadrature of all runs as one: each run's weights divided by the runs. */
+int probe_put_density(store *st, const char *run, long step, const hess_slq_result *q, err *e)
+{
+    size_t cells = (size_t)q->runs * (size_t)q->steps;
+    double *nodes = err_malloc(e, cells * sizeof *nodes), *w = err_malloc(e, cells * sizeof *w);
+    int k = 0, rc = nodes && w ? 0 : ERR_SYS;
+    for (int r = 0; !rc && r < q->runs; r++)
+        for (int i = 0; i < q->count[r]; i++, k++) {
+            nodes[k] = q->nodes[(size_t)r * q->steps + i];
+            w[k] = q->weights[(size_t)r * q->steps + i] / q->runs;
+        }
+    rc = rc ? rc : store_density_put(st, run, step, nodes, w, k, e);
+    free(nodes);
+    free(w);
+    return rc;
+}
+
 static int density(probe_sched *p, const trainer *t, hess_op *op, store *st, const char *run,
                    err *pe, err *e)
 {
     hess_slq_result q;
     int rc = hess_slq(op, SLQ_STEPS, 1, p->s->c.seed, SUB_DENSITY, &q, pe);
-    if (rc)
-        return rc;
-    size_t cells = (size_t)q.runs * (size_t)q.steps;
-    double *nodes = err_malloc(pe, cells * sizeof *nodes), *w = err_malloc(pe, cells * sizeof *w);
-    int k = 0;
-    rc = nodes && w ? 0 : ERR_SYS;
-    for (int run_i = 0; !rc && run_i < q.runs; run_i++)
-        for (int i = 0; i < q.count[run_i]; i++, k++) {
-            nodes[k] = q.nodes[(size_t)run_i * q.steps + i];
-            w[k] = q.weights[(size_t)run_i * q.steps + i] / q.runs;
-        }
-    if (!rc && store_density_put(st, run, t->step, nodes, w, k, e))
-        rc = -e->code;
-    free(nodes);
-    free(w);
+    if (!rc && (rc = probe_put_density(st, run, t->step, &q, e)))
+        rc = -rc;
     hess_slq_result_free(&q);
     return rc;
+}
+
+void probe_sharp_key(enum sharp_kind k, char *key)
+{
+    snprintf(key, 32, "sharp_%s", sharp_kind_name(k));
+    for (char *c = key; *c; c++)
+        *c = *c == '-' ? '_' : *c;
 }
 
 static int sharpness(probe_sched *p, const trainer *t, store *st, const char *run, err *pe,
@@ -237,10 +245,8 @@ static int sharpness(probe_sched *p, const trainer *t, store *st, const char *ru
     int rc = sharp_measure(p->s->m, p->s->theta, p->b, &o, &r, pe);
     if (rc)
         return rc;
-    char key[32] = "sharp_";
-    snprintf(key + 6, sizeof key - 6, "%s", sharp_kind_name(o.kind));
-    for (char *c = key; *c; c++)
-        *c = *c == '-' ? '_' : *c;
+    char key[32];
+    probe_sharp_key(o.kind, key);
     if (store_sharpness_put(st, run, t->step, key, o.rho, r.value, e))
         return -e->code;
     return metric(t, st, run, key, r.value, e);

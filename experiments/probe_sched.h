@@ -40,6 +40,8 @@
 #ifndef BASIN_PROBE_SCHED_H
 #define BASIN_PROBE_SCHED_H
 
+#include "../probes/hessian.h"
+#include "../probes/sharp.h"
 #include "../results/store.h"
 #include "trainer.h"
 
@@ -62,5 +64,15 @@ int probe_sched_run(probe_sched *p, const trainer *t, store *st, const char *run
 
 /* NULL is fine. */
 void probe_sched_free(probe_sched *p);
+
+/* Rows shared with the probe commands' --db (cmd_probe.c). */
+
+/* key (32 bytes) = the metric key and sharpness-table kind of sharpness kind k:
+ * "sharp_" and its name, dashes as underscores ("sharp_worst_l2"). */
+void probe_sharp_key(enum sharp_kind k, char *key);
+
+/* The density rows of run `run` at `step`: the nodes of all SLQ runs of q, each run's
+ * weights divided by the number of runs (so they sum to 1). */
+int probe_put_density(store *st, const char *run, long step, const hess_slq_result *q, err *e);
 
 #endif

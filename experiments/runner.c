@@ -188,6 +188,7 @@ static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
     x->s.c = x->r->c;
     x->s.c.threads = c->threads;
     x->s.c.quiet = 1;
+    x->s.c.db = c->o->db;   /* where init = RUN[@STEP] is looked up */
     int rc = session_open(&x->s, DATA_TRAIN, 1, re);
     rc = rc ? rc : trainer_init(&x->t, &x->s, re);
     rc = rc ? rc : probe_sched_new(&x->t, &x->ps, re);

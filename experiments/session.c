@@ -7,6 +7,7 @@
 
 #include "../core/npy.h"
 #include "../core/pool.h"
+#include "../results/store.h"
 #include "session.h"
 
 static int needs_data(const cfg *c)
@@ -54,11 +55,121 @@ int session_check_output(const char *path, err *e)
     return 0;
 }
 
+/* --- --init RUN[@STEP] --- */
+
+int session_names_run(const char *v)
+{
+    size_t h = strspn(v, "0123456789abcdef");
+    if (h < 4 || h > 64 || access(v, F_OK) == 0)
+        return 0;
+    return !v[h] || (v[h] == '@' && v[h + 1] && strspn(v + h + 1, "0123456789") == strlen(v + h + 1));
+}
+
+/* *out = a copy of the text in the first column of the first row of sql (?1 = id),
+ * "" without rows or for NULL. */
+static int run_text(store *st, const char *sql, const char *id, char **out, err *e)
+{
+    sqlite3 *db = store_db(st);
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return err_set(e, ERR_SYS, "--init: %s", sqlite3_errmsg(db));
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    const char *t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    *out = rc == SQLITE_ROW || rc == SQLITE_DONE ? strdup(t ? t : "") : NULL;
+    int r = rc != SQLITE_ROW && rc != SQLITE_DONE ? err_set(e, ERR_SYS, "--init: %s", sqlite3_errmsg(db))
+          : !*out ? err_set(e, ERR_SYS, "out of memory") : 0;
+    sqlite3_finalize(q);
+    return r;
+}
+
+/* The options --init RUN may narrow: which samples, and their physical batching. */
+static int narrowing(const char *key)
+{
+    return !strcmp(key, "samples") || !strcmp(key, "subset") || !strcmp(key, "chunk");
+}
+
+/* Set c's data and model options and seed (the rows of CMD_INIT) from the run's
+ * configuration text (key = value lines), tokenized in place: c's strings point into
+ * it. A command-line value that differs from the default and from the run's is an
+ * error, except for the narrowing options, where it wins. */
+static int apply_run_config(cfg *c, char *text, const char *id, err *e)
+{
+    cfg def;
+    cfg_default(&def);
+    for (char *line = text, *next; line && *line; line = next) {
+        if ((next = strchr(line, '\n')))
+            *next++ = 0;
+        char *eq = strstr(line, " = "), mine[1024], dflt[1024];
+        int cmds, takes = 0, i = 0;
+        const char *name;
+        if (!eq)
+            return err_set(e, ERR_DATA, "run %.12s: configuration line '%.80s' is not key = value",
+                           id, line);
+        *eq = 0;
+        while ((name = cfg_option(i++, &cmds, &takes)) && strcmp(name, line))
+            ;
+        if (!name || !(cmds & CMD_INIT) || cfg_get(c, CMD_INIT, line, mine, sizeof mine)
+            || cfg_get(&def, CMD_INIT, line, dflt, sizeof dflt))
+            continue;
+        const char *val = eq + 3;
+        int given = strcmp(mine, dflt) != 0;
+        if (given && !narrowing(line) && strcmp(mine, val))
+            return err_set(e, ERR_USAGE, "--%s %s conflicts with run %.12s's %s = %s (--init RUN "
+                           "takes the data and model options and the seed from the run)", line,
+                           mine, id, line, val);
+        if (!given && strcmp(val, dflt) && cfg_set(c, CMD_INIT, line, takes ? val : NULL, e))
+            return err_wrap(e, "run %.12s's configuration", id);
+    }
+    return 0;
+}
+
+/* --init RUN[@STEP]: resolve the run in --db, apply its configuration to s->c and
+ * take its snapshot's theta into s->theta (*n values). */
+static int open_run(session *s, size_t *n, err *e)
+{
+    cfg *c = &s->c;
+    const char *db = c->db ? c->db : "results/basin.db", *at = strchr(c->init, '@');
+    char prefix[65];
+    snprintf(prefix, sizeof prefix, "%.*s", at ? (int)(at - c->init) : 64, c->init);
+    long step = at ? strtol(at + 1, NULL, 10) : -1;
+    if (access(db, R_OK) != 0)
+        return err_set(e, ERR_USAGE, "--init %s: %s: no such database (--db PATH)", c->init, db);
+    store *st;
+    int rc = store_open(db, &st, e), found = 0;
+    char *steps = NULL;
+    store_ckpt_data ck = {0};
+    rc = rc ? rc : store_run_resolve(st, prefix, s->run, e);
+    rc = rc ? rc : run_text(st, "SELECT config FROM runs WHERE id = ?1", s->run, &s->run_config, e);
+    rc = rc ? rc : apply_run_config(c, s->run_config, s->run, e);
+    rc = rc ? rc : store_ckpt_get(st, s->run, STORE_SNAPSHOT, step, &ck, &found, e);
+    if (!rc && !found && !(rc = run_text(st, "SELECT group_concat(step, ' ') FROM (SELECT step "
+                                         "FROM checkpoints WHERE run = ?1 AND kind = 'snapshot' "
+                                         "ORDER BY step)", s->run, &steps, e)))
+        rc = err_set(e, ERR_DATA, "--init %s: run %.12s has no snapshot%s%s (snapshots: %s; "
+                     "[train] snapshot-every)", c->init, s->run, at ? " at step " : "", at ? at + 1 : "",
+                     steps[0] ? steps : "none");
+    if (!rc) {
+        s->theta = ck.theta;   /* taken over */
+        ck.theta = NULL;
+        s->run_step = ck.step;
+        *n = ck.n;
+    }
+    store_ckpt_data_free(&ck);
+    free(steps);
+    store_close(st);
+    return rc;
+}
+
 int session_open(session *s, enum data_split split, int with_test, err *e)
 {
     cfg *c = &s->c;
+    size_t nrun = 0;
     int rc;
     if (c->threads && (rc = pool_set_threads(c->threads, e)))
+        return rc;
+    if (c->init && session_names_run(c->init) && (rc = open_run(s, &nrun, e)))
         return rc;
     if (needs_data(c)) {
         if ((rc = load_split(c, split, c->data.samples, &s->train, e)))
@@ -74,6 +185,10 @@ int session_open(session *s, enum data_split split, int with_test, err *e)
     }
     if ((rc = model_new(&c->model, &s->m, e)))
         return rc;
+    if (s->run[0])
+        return nrun == s->m->n ? 0 : err_set(e, ERR_DATA, "--init %s: the snapshot has %zu "
+                                             "parameters, the %s model %zu", c->init, nrun,
+                                             s->m->kind, s->m->n);
     s->theta = err_malloc(e, s->m->n * sizeof(double));
     if (!s->theta)
         return ERR_SYS;
@@ -86,6 +201,7 @@ int session_open(session *s, enum data_split split, int with_test, err *e)
 
 void session_close(session *s)
 {
+    free(s->run_config);
     free(s->theta);
     model_free(s->m);
     data_free(s->train);

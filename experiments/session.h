@@ -16,13 +16,28 @@ typedef struct session {
     data *test;             /* the test split, when asked for and available */
     model *m;
     double *theta;          /* (m->n) */
+    char run[65];           /* --init RUN[@STEP]: the run's id, else "" */
+    long run_step;          /* and the step of its snapshot */
+    char *run_config;       /* the run's configuration text; c's strings point into it */
 } session;
 
 /* Apply --threads, load the data (split `split` with --samples; also the test split
  * with --test-samples when `with_test`, unless the data has none), build the model,
  * and set theta from --init (checked: length and finiteness) or the seeded
- * initialization. */
+ * initialization.
+ *
+ * --init RUN[@STEP] (an id prefix of 4 to 64 lowercase hex digits that is not a file,
+ * optionally @ and a step) names a run of the store --db (default results/basin.db):
+ * theta is its snapshot at STEP (without @STEP its latest: the final theta of a
+ * completed run), and the run's stored configuration sets the data and model options
+ * and the seed (the seed decides synthetic data, subsets and label noise). Options
+ * given on the command line must agree with the run's, except --samples, --subset and
+ * --chunk, which may narrow the samples or change the physical batching. ERR_USAGE
+ * for a conflicting option or an unknown run, ERR_DATA for a missing snapshot. */
 int session_open(session *s, enum data_split split, int with_test, err *e);
+
+/* 1 when the text of --init names a run (RUN[@STEP], see session_open), 0 for a file. */
+int session_names_run(const char *init);
 
 /* Read an .npy vector of exactly n elements into v, rejecting non-finite values
  * (ERR_DATA naming the file and element). */

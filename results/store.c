@@ -811,6 +811,22 @@ static int put1(store *s, sqlite3_stmt *st, err *e)
     return rc;
 }
 
+/* Inside a put's transaction: delete the rows at (run, step) (and method ?3 when not
+ * NULL), so that a put replaces a whole result, not only the rows it rewrites. */
+static int clear(store *s, const char *sql, const char *run, long step, const char *method,
+                 err *e)
+{
+    sqlite3_stmt *st;
+    int rc = probe_stmt(s, sql, run, step, &st, e);
+    if (rc)
+        return rc;
+    if (method)
+        sqlite3_bind_text(st, 3, method, -1, SQLITE_STATIC);
+    rc = done(s, st, e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_eigs_put(store *s, const char *run, long step, const char *method,
                    const double *values, int k, err *e)
 {
@@ -821,6 +837,8 @@ int store_eigs_put(store *s, const char *run, long step, const char *method,
         sqlite3_finalize(st);
         return rc;
     }
+    rc = clear(s, "DELETE FROM hessian_eigs WHERE run = ?1 AND step = ?2 AND method = ?3", run,
+               step, method, e);
     for (int i = 0; !rc && i < k; i++) {
         sqlite3_bind_text(st, 3, method, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 4, i);
@@ -842,6 +860,7 @@ int store_density_put(store *s, const char *run, long step, const double *nodes,
         sqlite3_finalize(st);
         return rc;
     }
+    rc = clear(s, "DELETE FROM density WHERE run = ?1 AND step = ?2", run, step, NULL, e);
     for (int i = 0; !rc && i < k; i++) {
         sqlite3_bind_int(st, 3, i);
         sqlite3_bind_double(st, 4, nodes[i]);

@@ -174,10 +174,13 @@ int store_ckpt_drop_resume(store *s, const char *run, err *e);
 
 /* --- probe results: each call is one short transaction --- */
 
-/* Hessian eigenvalues values[0..k) (largest first) by `method` ("lanczos", "power"). */
+/* Hessian eigenvalues values[0..k) (largest first) by `method` ("lanczos", "power";
+ * "lanczos-bottom": the most negative first), replacing the run's rows of that step
+ * and method. */
 int store_eigs_put(store *s, const char *run, long step, const char *method,
                    const double *values, int k, err *e);
-/* Spectral density quadrature: nodes[0..k), weights[0..k) (SLQ, averaged over vectors). */
+/* Spectral density quadrature: nodes[0..k), weights[0..k) (SLQ, averaged over vectors),
+ * replacing the run's rows of that step. */
 int store_density_put(store *s, const char *run, long step, const double *nodes,
                       const double *weights, int k, err *e);
 /* Hutchinson trace estimate with its standard error over `samples` vectors. */

@@ -6,7 +6,7 @@
 # (identical metric rows but wall time), DIVERGED runs, shards merged twice (no
 # duplicates), runs/show/compare/export, probes during training (the training rows
 # identical with and without them; eigenvalue, trace, density, sharpness and
-# edge-of-stability rows).
+# edge-of-stability rows), probe commands on a run's snapshot (--init RUN@STEP, --db).
 #
 #   sh tests/test_runner.sh ./basin
 #
@@ -341,6 +341,25 @@ check "probes: adam's preconditioned sharpness after step 0, threshold 38/lr" ""
     awk -F, '$2 == "precond_sharpness" && $5 > 0 { n++ }
         $2 == "precond_threshold" && ($5 - 3800) ^ 2 < 1e-20 { m++ }
         END { exit !(n == 2 && m == 2) }' adm.csv
+
+# ---- 11. probe commands on a run's snapshot: --init RUN[@STEP], --db ---------------------
+pid_=$("$B" run pr.ini --dry-run | sed -n 2p | cut -c1-8)
+expect "init RUN: eval takes theta, data and model from the run" 0 "loss=" "$B" eval --db pr.db --init "$pid_"
+fin=$(grep ",train_loss,12," prm.csv | cut -d, -f5)
+check "init RUN: eval's loss equals the run's final train_loss" "$(head -c 80 out) vs $fin" \
+    awk -v want="$fin" -F'[= ]' '{ exit !($2 == want) }' out
+expect "init RUN@STEP: hessian --db stores with the run" 0 "run=|step=12|eig[2]=|trace=|stored=pr.db" \
+    "$B" hessian --db pr.db --init "$pid_@12" --top 2 --trace
+"$B" export --db pr.db --experiment t --table hessian_eigs >eigs2.csv
+check "init RUN@STEP: step 12 now holds the command's 2 eigenvalues" "$(grep -c ',12,' eigs2.csv) rows" \
+    sh -c 'test "$(grep -c ",12,lanczos," eigs2.csv)" -eq 2 && test "$(wc -l <eigs2.csv)" -eq 12 &&
+        grep ",12,lanczos,0," eigs2.csv | grep -qF "$(sed -n "s/^eig\[1\]=//p" out | cut -c1-12)"'
+expect "init RUN@STEP: sharpness --db" 0 "sharpness=|stored=" "$B" sharpness --db pr.db --init "$pid_@12" --kind average --steps 20
+expect "init RUN: a missing snapshot names those there are" 1 "no snapshot at step 5 (snapshots: 12" \
+    "$B" hessian --db pr.db --init "$pid_@5"
+expect "init RUN: a conflicting model option" 2 "--hidden 16 conflicts with run" \
+    "$B" hessian --db pr.db --init "$pid_" --hidden 16
+expect "--db without a run refused" 2 "give --init RUN[@STEP]" "$B" hessian --db pr.db --data blobs --hidden 8
 
 echo "$np passed, $nf failed"
 [ "$nf" -eq 0 ]
