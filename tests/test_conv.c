@@ -15,6 +15,7 @@
 
 #include "../core/ad.h"
 #include "../core/pool.h"
+#include "../models/data.h"
 #include "../models/model.h"
 #include "check.h"
 
@@ -555,6 +556,385 @@ static void model_derivatives(int T)
     }
 }
 
+/* Block table: PyTorch names, shapes, offsets, roles; n is their total. */
+static int layout_is(const model *m, const char *const *names, const int (*shapes)[5], int k)
+{
+    size_t off = 0;
+    if (m->nblocks != k)
+        return 0;
+    for (int i = 0; i < k; i++) {
+        const model_block *b = &m->blocks[i];
+        size_t size = 1;
+        for (int d = 0; d < shapes[i][0]; d++)
+            size *= (size_t)shapes[i][1 + d];
+        if (strcmp(b->name, names[i]) != 0 || b->offset != off || b->size != size
+            || b->ndim != shapes[i][0] || memcmp(b->shape, shapes[i] + 1, (size_t)b->ndim * sizeof(int)))
+            return 0;
+        off += size;
+    }
+    return off == m->n;
+}
+
+static model *default_model(const char *kind)
+{
+    model_opts o;
+    model_opts_default(&o);
+    o.kind = kind;
+    o.in_dim = 784;
+    o.out_dim = 10;
+    model *m = NULL;
+    err e = {0};
+    if (model_new(&o, &m, &e))
+        printf("model_new(%s): %s\n", kind, e.msg);
+    return m;
+}
+
+static void layouts_and_init(void)
+{
+    model *c = default_model("cnn"), *r = default_model("resnet");
+    static const char *const cn[] = {"0.weight", "0.bias", "3.weight", "3.bias", "7.weight",
+                                     "7.bias", "9.weight", "9.bias", "11.weight", "11.bias"};
+    static const int cs[][5] = {{4, 6, 1, 5, 5}, {1, 6}, {4, 16, 6, 5, 5}, {1, 16}, {2, 256, 400},
+                                {1, 256}, {2, 256, 256}, {1, 256}, {2, 10, 256}, {1, 10}};
+    CHECK(c && layout_is(c, cn, cs, 10) && c->feat_dim == 256 && c->blocks[0].role == ROLE_WEIGHT
+              && c->blocks[1].role == ROLE_BIAS,
+          "cnn 28x28 layout is the nn.Sequential's named_parameters()", "n %zu", c ? c->n : 0);
+    const char *rn[3 + 6 * 9 + 2];
+    int rs[3 + 6 * 9 + 2][5];
+    static char names[6 * 9][48];
+    int k = 0;
+    rn[k] = "conv.weight";
+    memcpy(rs[k++], (int[5]){4, 16, 1, 3, 3}, sizeof rs[0]);
+    rn[k] = "norm.weight";
+    memcpy(rs[k++], (int[5]){1, 16}, sizeof rs[0]);
+    rn[k] = "norm.bias";
+    memcpy(rs[k++], (int[5]){1, 16}, sizeof rs[0]);
+    for (int l = 0; l < 9; l++)
+        for (int j = 1; j <= 2; j++) {
+            const char *sfx[3] = {"conv%d.weight", "norm%d.weight", "norm%d.bias"};
+            for (int q = 0; q < 3; q++) {
+                char fmt[48];
+                snprintf(fmt, sizeof fmt, "blocks.%%d.%s", sfx[q]);
+                snprintf(names[k - 3], sizeof names[0], fmt, l, j);
+                rn[k] = names[k - 3];
+                if (q == 0)
+                    memcpy(rs[k++], (int[5]){4, 16, 16, 3, 3}, sizeof rs[0]);
+                else
+                    memcpy(rs[k++], (int[5]){1, 16}, sizeof rs[0]);
+            }
+        }
+    rn[k] = "head.weight";
+    memcpy(rs[k++], (int[5]){2, 10, 16}, sizeof rs[0]);
+    rn[k] = "head.bias";
+    memcpy(rs[k++], (int[5]){1, 10}, sizeof rs[0]);
+    CHECK(r && layout_is(r, rn, (const int (*)[5])rs, k) && r->feat_dim == 16,
+          "resnet 28x28 width 16, 9 blocks: layout of the PyTorch module", "n %zu", r ? r->n : 0);
+    int roles = r != NULL;
+    for (int i = 0; r && i < r->nblocks; i++) {
+        const model_block *b = &r->blocks[i];
+        int conv = strstr(b->name, "conv") != NULL, nrm = strstr(b->name, "norm") != NULL;
+        roles &= conv ? b->role == ROLE_WEIGHT && b->ndim == 4 : nrm ? b->role == ROLE_NORM : 1;
+    }
+    CHECK(roles, "resnet: conv weights ROLE_WEIGHT with ndim 4 (a row per filter), norms ROLE_NORM", "no");
+    if (!c || !r) {
+        model_free(c);
+        model_free(r);
+        return;
+    }
+    double *t = malloc(r->n * sizeof *t), *t2 = malloc(r->n * sizeof *t2);
+    model_init(r, t, 5, NULL);
+    model_init(r, t2, 5, NULL);
+    int norms = 1;
+    for (int i = 0; i < r->nblocks; i++) {
+        const model_block *b = &r->blocks[i];
+        for (size_t j = 0; b->role == ROLE_NORM && j < b->size; j++)
+            norms &= t[b->offset + j] == (strstr(b->name, "weight") ? 1.0 : 0.0);
+    }
+    CHECK(norms, "resnet init: norm weights 1, norm biases 0", "no");
+    CHECK(memcmp(t, t2, r->n * sizeof *t) == 0, "resnet init: same seed, same theta", "differs");
+    const model_block *bw = &r->blocks[3];     /* blocks.0.conv1.weight, fan_in 144 */
+    double mxv = 0, s2 = 0, bound = 1 / sqrt(144.0);
+    for (size_t j = 0; j < bw->size; j++) {
+        mxv = fmax(mxv, fabs(t[bw->offset + j]));
+        s2 += t[bw->offset + j] * t[bw->offset + j];
+    }
+    CHECK(mxv <= bound && mxv > 0.98 * bound, "resnet init: conv weight within 1/sqrt(in*kh*kw)",
+          "max %g bound %g", mxv, bound);
+    check_close("resnet init: conv weight variance = bound^2/3", s2 / (double)bw->size,
+                bound * bound / 3, 0.05, 0);
+    free(t);
+    t = malloc(c->n * sizeof *t);
+    model_init(c, t, 5, NULL);
+    mxv = 0;
+    for (size_t j = 0; j < c->blocks[3].size; j++)        /* 3.bias: fan_in 6*5*5 */
+        mxv = fmax(mxv, fabs(t[c->blocks[3].offset + j]));
+    CHECK(mxv <= 1 / sqrt(150.0) && mxv > 0, "cnn init: conv bias within 1/sqrt(in*kh*kw)",
+          "max %g", mxv);
+    free(t);
+    free(t2);
+    model_free(c);
+    model_free(r);
+}
+
+/* features: the input of the last linear layer, so loss = CE(features W^T + b) */
+static void features_check(const char *kind, batch b)
+{
+    model *m = conv_model(kind, strcmp(kind, "cnn") ? (ad_img){2, 9, 7} : (ad_img){1, 13, 12},
+                          AD_ACT_GELU, 1, 2, 3);
+    size_t n = m->n;
+    int F = m->feat_dim;
+    double *th = malloc(n * sizeof *th), *f = malloc(MS * (size_t)F * sizeof *f), loss = 0;
+    model_init(m, th, 3, NULL);
+    int rc = model_features(m, th, b, f, NULL);
+    const model_block *W = &m->blocks[m->nblocks - 2], *B = &m->blocks[m->nblocks - 1];
+    for (int i = 0; i < MS; i++) {
+        double z[CLASSES], mz = -1e300, se = 0;
+        for (int o = 0; o < CLASSES; o++) {
+            z[o] = th[B->offset + (size_t)o];
+            for (int j = 0; j < F; j++)
+                z[o] += f[i * F + j] * th[W->offset + (size_t)(o * F + j)];
+            mz = fmax(mz, z[o]);
+        }
+        for (int o = 0; o < CLASSES; o++)
+            se += exp(z[o] - mz);
+        loss += (mz + log(se) - z[my[i]]) / MS;
+    }
+    char label[96];
+    snprintf(label, sizeof label, "%s features: the loss recomputed from them", kind);
+    CHECK(rc == 0, label, "rc %d", rc);
+    check_close(label, loss, mloss(m, th, b), 1e-13, 0);
+    free(th);
+    free(f);
+    model_free(m);
+}
+
+/* --skip off removes exactly the identity paths. With the identity activation every
+ * block is linear in its residual branch r, and GAP is linear, so for any theta
+ *   features(skip on) = features(0 blocks) + features(skip off)       (one block)
+ * and with every block's norm2 zeroed (r = 0) and ReLU, skip on is the 0-block
+ * network and skip off maps everything to relu(0) = 0. */
+static void skip_paths(batch b)
+{
+    ad_img in = {2, 9, 7};
+    model *on = conv_model("resnet", in, AD_ACT_IDENTITY, 1, 1, 3);
+    model *off = conv_model("resnet", in, AD_ACT_IDENTITY, 0, 1, 3);
+    model *none = conv_model("resnet", in, AD_ACT_IDENTITY, 1, 0, 3);
+    size_t n = on->n, n0 = none->n, F = (size_t)on->feat_dim;
+    int same = off->n == n && off->nblocks == on->nblocks;
+    for (int k = 0; same && k < on->nblocks; k++)
+        same = strcmp(on->blocks[k].name, off->blocks[k].name) == 0
+            && on->blocks[k].offset == off->blocks[k].offset;
+    CHECK(same, "resnet --skip off: the same parameter layout", "differs");
+    double *th = malloc(n * sizeof *th), *th0 = malloc(n0 * sizeof *th0);
+    double fon[MS * 3], foff[MS * 3], f0[MS * 3];
+    unsigned s = 99;
+    for (size_t i = 0; i < n; i++)
+        th[i] = frand(&s) - 0.45;
+    /* the 0-block net: stem (conv, norm) and head, the first 3 and last 2 blocks */
+    size_t stem = on->blocks[3].offset, head = on->blocks[on->nblocks - 2].offset;
+    memcpy(th0, th, stem * sizeof *th);
+    memcpy(th0 + stem, th + head, (n - head) * sizeof *th);
+    model_features(on, th, b, fon, NULL);
+    model_features(off, th, b, foff, NULL);
+    model_features(none, th0, b, f0, NULL);
+    double d = 0, scale = 0, dd = 0;
+    for (size_t i = 0; i < MS * F; i++) {
+        d = fmax(d, fabs(fon[i] - f0[i] - foff[i]));
+        dd = fmax(dd, fabs(fon[i] - foff[i]));
+        scale = fmax(scale, fabs(fon[i]));
+    }
+    CHECK(d <= 1e-13 * scale && dd > 1e-3 * scale,
+          "resnet skip on = identity path + skip off (identity activation, any theta)",
+          "max deviation %.3g (scale %.3g; on-off %.3g)", d, scale, dd);
+    model_free(on);
+    model_free(off);
+    model_free(none);
+
+    on = conv_model("resnet", in, AD_ACT_RELU, 1, 2, 3);
+    off = conv_model("resnet", in, AD_ACT_RELU, 0, 2, 3);
+    none = conv_model("resnet", in, AD_ACT_RELU, 1, 0, 3);
+    th = realloc(th, on->n * sizeof *th);
+    model_init(on, th, 17, NULL);
+    for (int k = 0; k < on->nblocks; k++)
+        if (strstr(on->blocks[k].name, "norm2"))
+            memset(th + on->blocks[k].offset, 0, on->blocks[k].size * sizeof *th);
+    stem = on->blocks[3].offset;
+    head = on->blocks[on->nblocks - 2].offset;
+    memcpy(th0, th, stem * sizeof *th);
+    memcpy(th0 + stem, th + head, (on->n - head) * sizeof *th);
+    model_features(on, th, b, fon, NULL);
+    model_features(off, th, b, foff, NULL);
+    model_features(none, th0, b, f0, NULL);
+    d = dd = 0;
+    for (size_t i = 0; i < MS * F; i++) {
+        d = fmax(d, fabs(fon[i] - f0[i]));
+        dd = fmax(dd, fabs(foff[i]));
+    }
+    CHECK(d == 0, "resnet, zero residual branches, skip on: the blocks are identities", "max diff %.3g", d);
+    CHECK(dd == 0, "resnet, zero residual branches, skip off: nothing passes", "max |f| %.3g", dd);
+    free(th);
+    free(th0);
+    model_free(on);
+    model_free(off);
+    model_free(none);
+}
+
+/* Gradients at T threads, against those at one thread (stored on the first call). */
+static void thread_invariance(batch b, int T)
+{
+    static double g1[2][4096];
+    const char *kinds[2] = {"cnn", "resnet"};
+    for (int k = 0; k < 2; k++) {
+        model *m = conv_model(kinds[k], k ? (ad_img){2, 9, 7} : (ad_img){1, 13, 12}, AD_ACT_RELU, 1, 2, 2);
+        double *th = malloc(m->n * sizeof *th), *g = malloc(m->n * sizeof *g);
+        model_init(m, th, 11, NULL);
+        model_grad(m, th, b, g, NULL, NULL);
+        if (T == 1)
+            memcpy(g1[k], g, m->n * sizeof *g);
+        else {
+            double d = 0, sc = 0;
+            for (size_t i = 0; i < m->n; i++) {
+                d = fmax(d, fabs(g[i] - g1[k][i]));
+                sc = fmax(sc, fabs(g1[k][i]));
+            }
+            char label[96];
+            snprintf(label, sizeof label, "%s: %d threads agree with one", kinds[k], T);
+            CHECK(d <= 1e-14 * sc, label, "max diff %.3g (scale %.3g)", d, sc);
+        }
+        free(th);
+        free(g);
+        model_free(m);
+    }
+}
+
+/* Full-batch gradient descent with momentum; returns the loss after `steps` steps and
+ * sets *first to the initial loss. */
+static double descend(model *m, batch b, double lr, int steps, double *first)
+{
+    size_t n = m->n;
+    double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g), *mom = calloc(n, sizeof *mom);
+    model_init(m, th, 1, NULL);
+    *first = mloss(m, th, b);
+    for (int s = 0; s < steps; s++) {
+        model_grad(m, th, b, g, NULL, NULL);
+        for (size_t i = 0; i < n; i++) {
+            mom[i] = 0.9 * mom[i] + g[i];
+            th[i] -= lr * mom[i];
+        }
+    }
+    double last = mloss(m, th, b);
+    free(th);
+    free(g);
+    free(mom);
+    return last;
+}
+
+/* resnet trains with and without skips: a 4-class image task (a bright 3x3 patch in
+ * one quadrant of a noisy 12x12 image), loss must fall to under half its start. */
+static void resnet_trains(void)
+{
+    enum { NT = 64, SIDE = 12 };
+    static double x[NT * SIDE * SIDE];
+    static int y[NT];
+    unsigned s = 2024;
+    for (int i = 0; i < NT; i++) {
+        y[i] = i % 4;
+        double *im = x + i * SIDE * SIDE;
+        for (int p = 0; p < SIDE * SIDE; p++)
+            im[p] = 0.3 * (frand(&s) - 0.5);
+        int r0 = (y[i] / 2) * 6 + (int)(frand(&s) * 3), c0 = (y[i] % 2) * 6 + (int)(frand(&s) * 3);
+        for (int a = 0; a < 3; a++)
+            for (int c = 0; c < 3; c++)
+                im[(r0 + a) * SIDE + c0 + c] += 1;
+    }
+    batch b = {x, y, NULL, NT};
+    for (int skip = 1; skip >= 0; skip--) {
+        model_opts o;
+        model_opts_default(&o);
+        o.kind = "resnet";
+        o.in_dim = SIDE * SIDE;
+        o.out_dim = 4;
+        o.width = 4;
+        o.blocks = 3;
+        o.skip = skip;
+        model *m = NULL;
+        model_new(&o, &m, NULL);
+        double first, last = descend(m, b, 0.1, 60, &first);
+        char label[96];
+        snprintf(label, sizeof label, "resnet width 4, 3 blocks, skip %s trains (60 GD steps)",
+                 skip ? "on" : "off");
+        CHECK(last < 0.5 * first, label, "loss %.4g -> %.4g", first, last);
+        model_free(m);
+    }
+}
+
+/* Mini-batch SGD (momentum 0.9, sequential batches) for `epochs`; returns the test
+ * accuracy. */
+static double sgd_accuracy(model *m, const data *tr, const data *te, double lr, size_t bs, int epochs)
+{
+    size_t n = m->n;
+    double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g), *mom = calloc(n, sizeof *mom);
+    model_init(m, th, 1, NULL);
+    for (int ep = 0; ep < epochs; ep++)
+        for (size_t i = 0; i < tr->n; i += bs) {
+            size_t k = tr->n - i < bs ? tr->n - i : bs;
+            batch b = {tr->x + i * (size_t)tr->d, tr->y + i, NULL, k};
+            model_grad(m, th, b, g, NULL, NULL);
+            for (size_t j = 0; j < n; j++) {
+                mom[j] = 0.9 * mom[j] + g[j];
+                th[j] -= lr * mom[j];
+            }
+        }
+    model_stats st = {0};
+    model_loss(m, th, (batch){te->x, te->y, NULL, te->n}, &st, NULL);
+    free(th);
+    free(g);
+    free(mom);
+    return st.correct / (double)te->n;
+}
+
+/* The small version of the Fashion-MNIST comparison (the full one, 10k samples and 10
+ * epochs through the CLI, is `make test-conv-train`): 1,000 training images, the same
+ * SGD for both (lr 0.02, momentum 0.9, batch 32), 10 epochs; the default cnn's test
+ * accuracy on 1,000 test images must beat the default MLP's (256,256). */
+static void cnn_beats_mlp(void)
+{
+    data_opts d;
+    data_opts_default(&d);
+    d.samples = 1000;
+    data *tr = NULL, *te = NULL;
+    err e = {0};
+    int rc = data_load(&d, &tr, &e);
+    d.split = DATA_TEST;
+    d.samples = 1000;
+    if (!rc)
+        rc = data_load(&d, &te, &e);
+    CHECK(rc == 0, "fashion-mnist loads (1000 train, 1000 test)", "%s", e.msg);
+    if (rc) {
+        data_free(tr);
+        return;
+    }
+    double acc[2];
+    const char *kinds[2] = {"cnn", "mlp"};
+    for (int k = 0; k < 2; k++) {
+        model_opts o;
+        model_opts_default(&o);
+        o.kind = kinds[k];
+        o.in_dim = tr->d;
+        o.out_dim = tr->classes;
+        model *m = NULL;
+        model_new(&o, &m, &e);
+        acc[k] = sgd_accuracy(m, tr, te, 0.02, 32, 10);
+        model_free(m);
+    }
+    char label[128];
+    snprintf(label, sizeof label, "fashion-mnist 1k, 10 epochs of SGD: cnn beats the mlp on the "
+             "test split (%.4f vs %.4f)", acc[0], acc[1]);
+    CHECK(acc[0] > acc[1], label, "cnn %.4f, mlp %.4f", acc[0], acc[1]);
+    data_free(tr);
+    data_free(te);
+}
+
 int main(void)
 {
     ad_img odd = {2, 7, 5};
@@ -582,9 +962,18 @@ int main(void)
     for (int i = 0; i < MS; i++)
         my[i] = i % CLASSES;
     /* one thread, then two (never back: the pool restarts workers on a change) */
+    batch b = {mx, my, NULL, MS};
     pool_set_threads(1, NULL);
     model_derivatives(1);
+    thread_invariance(b, 1);
+    layouts_and_init();
+    features_check("cnn", b);
+    features_check("resnet", b);
+    skip_paths(b);
+    resnet_trains();
     pool_set_threads(2, NULL);
+    cnn_beats_mlp();
     model_derivatives(2);
+    thread_invariance(b, 2);
     return check_done();
 }
