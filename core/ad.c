@@ -481,9 +481,15 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
     size_t rows = b->rows;
     for (int i = 0; i < g->nn; i++) {
         ad_node *n = &g->nodes[i];
-        ad_ops[n->op].forward(g, n, rows);
-        if (tan && (n->flags & AD_F_TAN))
-            ad_ops[n->op].tangent(g, n, rows);
+        const ad_op_def *op = &ad_ops[n->op];
+        int both = tan && (n->flags & AD_F_TAN);
+        if (both && op->forward_tangent)
+            op->forward_tangent(g, n, rows);
+        else {
+            op->forward(g, n, rows);
+            if (both)
+                op->tangent(g, n, rows);
+        }
         if (b->feat && i == g->feat) {
             memcpy(b->feat, n->val, rows * (size_t)n->cols * sizeof(double));
             return 0;
@@ -510,9 +516,14 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
                     memset(x->rgrad, 0, ad_node_size(x, rows) * sizeof(double));
             }
         }
-        ad_ops[n->op].backward(g, n, rows);
-        if (mode == AD_MODE_HVP)
-            ad_ops[n->op].rbackward(g, n, rows);
+        const ad_op_def *op = &ad_ops[n->op];
+        if (mode == AD_MODE_HVP && op->backward_both)
+            op->backward_both(g, n, rows);
+        else {
+            op->backward(g, n, rows);
+            if (mode == AD_MODE_HVP)
+                op->rbackward(g, n, rows);
+        }
     }
     return 0;
 }

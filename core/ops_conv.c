@@ -57,17 +57,23 @@ static void columns(const ad_node *n, double *x, double *col, int back)
                     }
                     double *xr = x + ((size_t)c * (size_t)in.h + (size_t)ih) * (size_t)in.w;
                     int off = j - pad;  /* input column of q is q*s + off */
-                    if (back) {
+                    if (back && s == 1) {   /* contiguous: vectorizes */
+                        for (int q = q0; q < q1; q++)
+                            xr[q + off] += r[q];
+                    } else if (back) {
                         for (int q = q0; q < q1; q++)
                             xr[q * s + off] += r[q];
-                        continue;
+                    } else {
+                        for (int q = 0; q < q0; q++)
+                            r[q] = 0;
+                        if (s == 1)
+                            memcpy(r + q0, xr + q0 + off, (size_t)(q1 - q0) * sizeof *r);
+                        else
+                            for (int q = q0; q < q1; q++)
+                                r[q] = xr[q * s + off];
+                        for (int q = q1; q < out.w; q++)
+                            r[q] = 0;
                     }
-                    for (int q = 0; q < q0; q++)
-                        r[q] = 0;
-                    for (int q = q0; q < q1; q++)
-                        r[q] = xr[q * s + off];
-                    for (int q = q1; q < out.w; q++)
-                        r[q] = 0;
                 }
             }
 }
@@ -76,122 +82,138 @@ static void columns(const ad_node *n, double *x, double *col, int back)
  * Y' = W col(X') + W' col(X) + b';  W_bar += Y_bar col(X)^T;
  * X_bar += col2im(W^T Y_bar);  b_bar += row sums of Y_bar;
  * R{W_bar} += R{Y_bar} col(X)^T + Y_bar col(X')^T;
- * R{X_bar} += col2im(W^T R{Y_bar} + W'^T Y_bar);  R{b_bar} += row sums of R{Y_bar}. */
+ * R{X_bar} += col2im(W^T R{Y_bar} + W'^T Y_bar);  R{b_bar} += row sums of R{Y_bar}.
+ * The columns are rebuilt per sample and rule; the fused rules (forward with tangent,
+ * backward with rbackward) build col(X) and col(X') once per sample for both. */
 
-typedef struct conv_dims {
-    size_t co, ck, ohw;   /* output channels, c*kh*kw, output pixels */
-} conv_dims;
+typedef struct conv_ctx {
+    ad_node *n, *x, *w, *b;     /* b NULL: no bias */
+    size_t co, ck, ohw;         /* output channels, c*kh*kw, output pixels */
+    double *col;                /* (ck, ohw) scratch */
+} conv_ctx;
 
-static conv_dims conv_dims_of(const ad_graph *g, const ad_node *n)
+static conv_ctx conv_ctx_of(ad_graph *g, ad_node *n)
 {
-    const ad_node *w = &g->nodes[n->in[1]];
-    return (conv_dims){(size_t)w->rows, (size_t)w->cols,
-                       (size_t)n->img_out.h * (size_t)n->img_out.w};
+    ad_node *w = IN(n, 1);
+    return (conv_ctx){n, IN(n, 0), w, n->nin > 2 ? IN(n, 2) : NULL, (size_t)w->rows,
+                      (size_t)w->cols, (size_t)n->img_out.h * (size_t)n->img_out.w,
+                      g->scratch_buf};
 }
 
 /* y (co, ohw) = b broadcast over each channel's pixels */
-static void fill_bias(double *y, const double *b, conv_dims d)
+static void fill_bias(double *y, const double *b, const conv_ctx *c)
 {
-    for (size_t o = 0; o < d.co; o++)
-        for (size_t k = 0; k < d.ohw; k++)
-            y[o * d.ohw + k] = b[o];
+    for (size_t o = 0; o < c->co; o++)
+        for (size_t k = 0; k < c->ohw; k++)
+            y[o * c->ohw + k] = b[o];
 }
 
 /* b_bar (co) += row sums of y_bar (co, ohw) */
-static void sum_bias(double *bbar, const double *ybar, conv_dims d)
+static void sum_bias(double *bbar, const double *ybar, const conv_ctx *c)
 {
-    for (size_t o = 0; o < d.co; o++) {
+    for (size_t o = 0; o < c->co; o++) {
         double s = 0;
-        for (size_t k = 0; k < d.ohw; k++)
-            s += ybar[o * d.ohw + k];
+        for (size_t k = 0; k < c->ohw; k++)
+            s += ybar[o * c->ohw + k];
         bbar[o] += s;
+    }
+}
+
+/* Sample s: Y (val) and/or Y' (dot). */
+static void conv_fwd(const conv_ctx *c, size_t s, int val, int dot)
+{
+    ad_node *n = c->n, *x = c->x, *w = c->w, *b = c->b;
+    size_t xo = s * (size_t)x->cols, yo = s * (size_t)n->cols;
+    double beta = 0;
+    if (dot && b && HAS(b, AD_F_TAN)) {
+        fill_bias(n->dot + yo, b->dot, c);
+        beta = 1;
+    }
+    if (val || (dot && HAS(w, AD_F_TAN))) {
+        columns(n, x->val + xo, c->col, 0);
+        if (val) {
+            if (b)
+                fill_bias(n->val + yo, b->val, c);
+            ad_gemm(0, 0, c->co, c->ohw, c->ck, 1, w->val, c->ck, c->col, c->ohw, b ? 1 : 0,
+                    n->val + yo, c->ohw);
+        }
+        if (dot && HAS(w, AD_F_TAN)) {
+            ad_gemm(0, 0, c->co, c->ohw, c->ck, 1, w->dot, c->ck, c->col, c->ohw, beta,
+                    n->dot + yo, c->ohw);
+            beta = 1;
+        }
+    }
+    if (dot && HAS(x, AD_F_TAN)) {
+        columns(n, x->dot + xo, c->col, 0);
+        ad_gemm(0, 0, c->co, c->ohw, c->ck, 1, w->val, c->ck, c->col, c->ohw, beta,
+                n->dot + yo, c->ohw);
+        beta = 1;
+    }
+    if (dot && beta == 0)
+        memset(n->dot + yo, 0, (size_t)n->cols * sizeof *n->dot);
+}
+
+/* Sample s: the adjoints (grad) and/or their tangents (rgrad). */
+static void conv_back(const conv_ctx *c, size_t s, int grad, int rgrad)
+{
+    ad_node *n = c->n, *x = c->x, *w = c->w, *b = c->b;
+    size_t xo = s * (size_t)x->cols, yo = s * (size_t)n->cols;
+    const double *yb = n->grad + yo, *ryb = rgrad ? n->rgrad + yo : NULL;
+    if (HAS(w, AD_F_GRAD)) {
+        columns(n, x->val + xo, c->col, 0);
+        if (grad)
+            ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, yb, c->ohw, c->col, c->ohw, 1, w->grad, c->ck);
+        if (rgrad)
+            ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, ryb, c->ohw, c->col, c->ohw, 1, w->rgrad, c->ck);
+        if (rgrad && HAS(x, AD_F_TAN)) {
+            columns(n, x->dot + xo, c->col, 0);
+            ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, yb, c->ohw, c->col, c->ohw, 1, w->rgrad, c->ck);
+        }
+    }
+    if (HAS(x, AD_F_GRAD) && grad) {
+        ad_gemm(1, 0, c->ck, c->ohw, c->co, 1, w->val, c->ck, yb, c->ohw, 0, c->col, c->ohw);
+        columns(n, x->grad + xo, c->col, 1);
+    }
+    if (HAS(x, AD_F_GRAD) && rgrad) {
+        ad_gemm(1, 0, c->ck, c->ohw, c->co, 1, w->val, c->ck, ryb, c->ohw, 0, c->col, c->ohw);
+        if (HAS(w, AD_F_TAN))
+            ad_gemm(1, 0, c->ck, c->ohw, c->co, 1, w->dot, c->ck, yb, c->ohw, 1, c->col, c->ohw);
+        columns(n, x->rgrad + xo, c->col, 1);
+    }
+    if (b && HAS(b, AD_F_GRAD)) {
+        if (grad)
+            sum_bias(b->grad, yb, c);
+        if (rgrad)
+            sum_bias(b->rgrad, ryb, c);
     }
 }
 
 void ad_conv2d_forward(ad_graph *g, ad_node *n, size_t r)
 {
-    ad_node *x = IN(n, 0), *w = IN(n, 1), *b = n->nin > 2 ? IN(n, 2) : NULL;
-    conv_dims d = conv_dims_of(g, n);
-    double *col = g->scratch_buf;
-    for (size_t s = 0; s < r; s++) {
-        double *y = n->val + s * (size_t)n->cols;
-        columns(n, x->val + s * (size_t)x->cols, col, 0);
-        if (b)
-            fill_bias(y, b->val, d);
-        ad_gemm(0, 0, d.co, d.ohw, d.ck, 1, w->val, d.ck, col, d.ohw, b ? 1 : 0, y, d.ohw);
-    }
+    conv_ctx c = conv_ctx_of(g, n);
+    for (size_t s = 0; s < r; s++)
+        conv_fwd(&c, s, 1, 0);
 }
 
-void ad_conv2d_tangent(ad_graph *g, ad_node *n, size_t r)
+void ad_conv2d_forward_tangent(ad_graph *g, ad_node *n, size_t r)
 {
-    ad_node *x = IN(n, 0), *w = IN(n, 1), *b = n->nin > 2 ? IN(n, 2) : NULL;
-    conv_dims d = conv_dims_of(g, n);
-    double *col = g->scratch_buf;
-    for (size_t s = 0; s < r; s++) {
-        double *yd = n->dot + s * (size_t)n->cols, beta = 0;
-        if (b && HAS(b, AD_F_TAN)) {
-            fill_bias(yd, b->dot, d);
-            beta = 1;
-        }
-        if (HAS(x, AD_F_TAN)) {
-            columns(n, x->dot + s * (size_t)x->cols, col, 0);
-            ad_gemm(0, 0, d.co, d.ohw, d.ck, 1, w->val, d.ck, col, d.ohw, beta, yd, d.ohw);
-            beta = 1;
-        }
-        if (HAS(w, AD_F_TAN)) {
-            columns(n, x->val + s * (size_t)x->cols, col, 0);
-            ad_gemm(0, 0, d.co, d.ohw, d.ck, 1, w->dot, d.ck, col, d.ohw, beta, yd, d.ohw);
-            beta = 1;
-        }
-        if (beta == 0)
-            memset(yd, 0, (size_t)n->cols * sizeof *yd);
-    }
+    conv_ctx c = conv_ctx_of(g, n);
+    for (size_t s = 0; s < r; s++)
+        conv_fwd(&c, s, 1, 1);
 }
 
 void ad_conv2d_backward(ad_graph *g, ad_node *n, size_t r)
 {
-    ad_node *x = IN(n, 0), *w = IN(n, 1), *b = n->nin > 2 ? IN(n, 2) : NULL;
-    conv_dims d = conv_dims_of(g, n);
-    double *col = g->scratch_buf;
-    for (size_t s = 0; s < r; s++) {
-        const double *yb = n->grad + s * (size_t)n->cols;
-        if (HAS(w, AD_F_GRAD)) {
-            columns(n, x->val + s * (size_t)x->cols, col, 0);
-            ad_gemm(0, 1, d.co, d.ck, d.ohw, 1, yb, d.ohw, col, d.ohw, 1, w->grad, d.ck);
-        }
-        if (HAS(x, AD_F_GRAD)) {
-            ad_gemm(1, 0, d.ck, d.ohw, d.co, 1, w->val, d.ck, yb, d.ohw, 0, col, d.ohw);
-            columns(n, x->grad + s * (size_t)x->cols, col, 1);
-        }
-        if (b && HAS(b, AD_F_GRAD))
-            sum_bias(b->grad, yb, d);
-    }
+    conv_ctx c = conv_ctx_of(g, n);
+    for (size_t s = 0; s < r; s++)
+        conv_back(&c, s, 1, 0);
 }
 
-void ad_conv2d_rbackward(ad_graph *g, ad_node *n, size_t r)
+void ad_conv2d_backward_both(ad_graph *g, ad_node *n, size_t r)
 {
-    ad_node *x = IN(n, 0), *w = IN(n, 1), *b = n->nin > 2 ? IN(n, 2) : NULL;
-    conv_dims d = conv_dims_of(g, n);
-    double *col = g->scratch_buf;
-    for (size_t s = 0; s < r; s++) {
-        const double *yb = n->grad + s * (size_t)n->cols, *ryb = n->rgrad + s * (size_t)n->cols;
-        if (HAS(w, AD_F_GRAD)) {
-            columns(n, x->val + s * (size_t)x->cols, col, 0);
-            ad_gemm(0, 1, d.co, d.ck, d.ohw, 1, ryb, d.ohw, col, d.ohw, 1, w->rgrad, d.ck);
-            if (HAS(x, AD_F_TAN)) {
-                columns(n, x->dot + s * (size_t)x->cols, col, 0);
-                ad_gemm(0, 1, d.co, d.ck, d.ohw, 1, yb, d.ohw, col, d.ohw, 1, w->rgrad, d.ck);
-            }
-        }
-        if (HAS(x, AD_F_GRAD)) {
-            ad_gemm(1, 0, d.ck, d.ohw, d.co, 1, w->val, d.ck, ryb, d.ohw, 0, col, d.ohw);
-            if (HAS(w, AD_F_TAN))
-                ad_gemm(1, 0, d.ck, d.ohw, d.co, 1, w->dot, d.ck, yb, d.ohw, 1, col, d.ohw);
-            columns(n, x->rgrad + s * (size_t)x->cols, col, 1);
-        }
-        if (b && HAS(b, AD_F_GRAD))
-            sum_bias(b->rgrad, ryb, d);
-    }
+    conv_ctx c = conv_ctx_of(g, n);
+    for (size_t s = 0; s < r; s++)
+        conv_back(&c, s, 1, 1);
 }
 
 /* --- max-pool: y[c,p,q] = x[argmax over the window], padding never chosen ---
