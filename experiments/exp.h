@@ -5,7 +5,7 @@
  * An experiment file is INI (ini.h). Its keys are the options of `basin train`
  * (cfg.h), each in one section (the table in sweep.c), plus a few runner keys:
  *   [experiment] name (required), description, seed, threads
- *   [train]      eval-every, checkpoint-every, snapshot-every
+ *   [train]      eval-every, checkpoint-every, snapshot-every, resources
  * and the [probes] keys (CMD_RUN rows of cfg.c, carried out by probe_sched.h).
  * A value `{a, b, c}` is a sweep axis (`{a; b}` when items contain commas, e.g.
  * `hidden = {256,256; 512}`), `{1..5}` an integer range; anything else, `256,256`
@@ -16,7 +16,7 @@
  * Each run's id is the SHA-256 (hex) of its canonical configuration: one
  * `key = value` line per option of `basin train` with every default resolved
  * (cfg_get), [probes] keys included, then the runner keys that change what is
- * recorded (eval-every, snapshot-every). threads and checkpoint-every are left out:
+ * recorded (eval-every, snapshot-every, and resources when true). threads and checkpoint-every are left out:
  * they change neither the trajectory (for a given thread count, see pool.h) nor what
  * is stored. Probe keys do not change the trajectory either, but they change what a
  * run records: a run with a new probe is a new run, with the same training rows. */
@@ -32,6 +32,9 @@ typedef struct exp_opts {
                                start and the end (both always evaluated) */
     long checkpoint_every;  /* steps between resume checkpoints; 0: every 60 s */
     long snapshot_every;    /* steps between kept snapshots; 0: the final theta only */
+    int resources;          /* record peak_workspace_bytes and backward_runs at the end
+                               (counted in the process that finishes the run: after a
+                               resume, the steps since the resume) */
 } exp_opts;
 
 typedef struct exp_run {
@@ -51,6 +54,7 @@ typedef struct exp_plan {
     exp_run *runs;          /* (n) in canonical order */
     size_t n;
     char *items;            /* storage of the sweep values */
+    char *sets;             /* storage of the --set overrides */
 } exp_plan;
 
 /* Read, validate and expand the experiment file at `path`. Every grid point is
@@ -61,6 +65,16 @@ typedef struct exp_plan {
  * Caller: exp_plan_free. */
 int exp_plan_load(const char *path, exp_plan *p, err *e);
 void exp_plan_free(exp_plan *p);
+
+/* The same with overrides, `basin run FILE --set KEY=VALUE...`: each KEY (any key an
+ * experiment file takes, '_' read as '-') replaces the value of its entry in the file,
+ * sweeps included (`--set seed=1` runs one seed, `--set 'lr={0.1, 0.2}'` sweeps), or is
+ * added to its section when the file lacks it; `steps` replaces `epochs` and the
+ * other way round. The overrides change the runs' configurations, hence their ids;
+ * the file text kept for the store gets one `; basin run --set KEY=VALUE` line each.
+ * Messages about an added entry name line 0. */
+int exp_plan_load_set(const char *path, const char *const *sets, int nsets, exp_plan *p,
+                      err *e);
 
 /* The commands (argv after the command word); each returns an exit status with the
  * message on e: 0, an err.h code, or 128 + signal for `run` stopped by SIGINT/SIGTERM. */

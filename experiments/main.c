@@ -54,7 +54,7 @@ static const struct argv_command {
     int (*run)(int argc, char **argv, err *e);
     const char *usage;
 } argv_commands[] = {
-    {"run", cmd_run, "basin run FILE.ini [--db PATH] [--jobs N] [--shard i/N | auto] [--dry-run] [--force]\n"
+    {"run", cmd_run, "basin run FILE.ini [--db PATH] [--jobs N] [--shard i/N | auto] [--dry-run] [--force] [--set K=V]\n"
                      "  Run an experiment file's runs into the store (default results/basin.db); resumable."},
     {"runs", cmd_runs, "basin runs [--db PATH] [--experiment NAME] [--status S]\n"
                        "  A table of the runs in the store."},

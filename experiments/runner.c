@@ -13,6 +13,10 @@
  *                     the epoch's permutation) every checkpoint-every steps (or 60 s),
  *                     committed together with the metrics up to that step
  *   snapshots         every snapshot-every steps, and always the final theta
+ *   resources         with [train] resources = true, at the end: peak_workspace_bytes
+ *                     (ad_mem_peak over the run: every graph and thread, training,
+ *                     evaluations and probes) and backward_runs (gradient and HVP chunk
+ *                     runs inside the training steps; probes and evaluations not counted)
  *   probe steps       the [probes] schedule (probe_sched.h): Hessian eigenvalues, trace,
  *                     density, sharpness on theta after step k's update (before the next
  *                     one), before that step's checkpoint, so a resume never repeats them
@@ -33,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/ad.h"
 #include "../core/pool.h"
 #include "../results/store.h"
 #include "exp.h"
@@ -68,9 +73,13 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+#define MAX_SETS 64
+
 typedef struct opts {
     const char *file, *db;
     int jobs, shard, nshards, dry, force;
+    const char *sets[MAX_SETS];   /* --set KEY=VALUE overrides */
+    int nsets;
 } opts;
 
 /* What a worker needs besides its store. */
@@ -246,8 +255,10 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
 {
     rstate x = {.st = st, .r = r};
     err re = {0};   /* the run's own failure, recorded as FAILED */
-    long resumed = 0;
+    long resumed = 0, backward = 0;
     double t0 = now(), loss = NAN;
+    ad_mem_reset_peak();   /* peak_workspace_bytes: this run's graphs only */
+    size_t mem0 = ad_mem_current();
     int rc = start(c, &x, &resumed, &re, e), bad = 0, srv = 0;
     const char *status = STORE_COMPLETED;
     char msg[1100] = "";
@@ -267,7 +278,10 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
     double last_ck = now(), last_flush = now(), last_line = now();
     while (t->step < t->total && !stop_sig) {
         model_stats ms;
-        if ((rc = trainer_step(t, &ms, &re))) {
+        long b0 = ad_runs(AD_MODE_GRAD) + ad_runs(AD_MODE_HVP);
+        rc = trainer_step(t, &ms, &re);
+        backward += ad_runs(AD_MODE_GRAD) + ad_runs(AD_MODE_HVP) - b0;
+        if (rc) {
             status = STORE_FAILED;
             snprintf(msg, sizeof msg, "step %ld: %s", t->step + 1, re.msg);
             break;
@@ -338,7 +352,13 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
         status = STORE_INTERRUPTED;
         snprintf(msg, sizeof msg, "stopped by signal %d at step %ld", (int)stop_sig, t->step);
     } else if (!strcmp(status, STORE_COMPLETED)) {
-        if ((srv = checkpoint(&x, STORE_SNAPSHOT, e)) || (srv = store_ckpt_drop_resume(st, r->id, e)))
+        double ep = trainer_epoch(t);
+        if ((r->x.resources
+             && ((srv = store_metric(st, r->id, "peak_workspace_bytes", t->step, ep,
+                                     (double)(ad_mem_peak() - mem0), e))
+                 || (srv = store_metric(st, r->id, "backward_runs", t->step, ep,
+                                        (double)backward, e))))
+            || (srv = checkpoint(&x, STORE_SNAPSHOT, e)) || (srv = store_ckpt_drop_resume(st, r->id, e)))
             goto out;
     } else if (!strcmp(status, STORE_DIVERGED) && (srv = store_ckpt_drop_resume(st, r->id, e))) {
         goto out;
@@ -403,11 +423,17 @@ static int parse(int argc, char **argv, opts *o, err *e)
     *o = (opts){.db = "results/basin.db", .jobs = 1, .nshards = 1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = !strcmp(a, "--db") || !strcmp(a, "--jobs") || !strcmp(a, "--shard");
+        int takes = !strcmp(a, "--db") || !strcmp(a, "--jobs") || !strcmp(a, "--shard")
+                 || !strcmp(a, "--set");
         if (takes && !v)
             return err_set(e, ERR_USAGE, "%s needs a value", a);
         if (!strcmp(a, "--db"))
             o->db = v;
+        else if (!strcmp(a, "--set")) {
+            if (o->nsets == MAX_SETS)
+                return err_set(e, ERR_USAGE, "--set: at most %d overrides", MAX_SETS);
+            o->sets[o->nsets++] = v;
+        }
         else if (!strcmp(a, "--jobs")) {
             char *end;
             long j = strtol(v, &end, 10);
@@ -505,9 +531,12 @@ int cmd_run(int argc, char **argv, err *e)
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: basin run FILE.ini [--db PATH] [--jobs N] [--shard i/N | --shard auto]\n"
-                   "                 [--dry-run] [--force]\n"
+                   "                 [--dry-run] [--force] [--set KEY=VALUE]...\n"
                    "  Run every run of an experiment file into the store (default %s);\n"
-                   "  completed runs are skipped, interrupted ones resumed.\n", "results/basin.db");
+                   "  completed runs are skipped, interrupted ones resumed.\n"
+                   "  --set KEY=VALUE overrides a key of the file (or adds it to its section;\n"
+                   "  steps replaces epochs and the other way round), sweeps included:\n"
+                   "  basin run exp.ini --set steps=20 --set seed=1 --db /tmp/tiny.db\n", "results/basin.db");
             printf("\n[probes] keys of experiment files (besides basin train's options):\n");
             cfg_print_help(CMD_RUN);
             return 0;
@@ -515,7 +544,7 @@ int cmd_run(int argc, char **argv, err *e)
     opts o;
     exp_plan p;
     int rc = parse(argc, argv, &o, e);
-    if (rc || (rc = exp_plan_load(o.file, &p, e)))
+    if (rc || (rc = exp_plan_load_set(o.file, o.sets, o.nsets, &p, e)))
         return rc;
     exp_run **mine = calloc(p.n + 1, sizeof *mine);
     store_run *reg = calloc(p.n + 1, sizeof *reg);

@@ -87,7 +87,8 @@ static const struct section {
              " synth-classes synth-noise test-samples "},
     {"model", " model hidden act slope no-bias loss chunk init channels width blocks skip "},
     {"optim", NULL},
-    {"train", " batch epochs steps no-shuffle eval-every checkpoint-every snapshot-every "},
+    {"train", " batch epochs steps no-shuffle eval-every checkpoint-every snapshot-every"
+              " resources "},
     {"probes", " hessian-every hessian-top trace-every density-every sharpness-every"
                " sharpness-kind sharpness-rho sharpness-adaptive probe-samples probe-tol "},
     {"landscape", " "},
@@ -99,8 +100,9 @@ static const struct section {
 
 enum key_kind { K_UNKNOWN, K_CFG, K_RUNNER, K_META };
 
-static const char *const runner_keys[] = {"eval-every", "checkpoint-every", "snapshot-every"};
-#define NRUNNER 3
+static const char *const runner_keys[] = {"eval-every", "checkpoint-every", "snapshot-every",
+                                          "resources"};
+#define NRUNNER 4
 
 static int listed(const char *keys, const char *key)
 {
@@ -166,6 +168,8 @@ static int file_err(err *e, const ini *f, int line, const char *msg)
             m[k++] = *p;
     }
     m[k] = 0;
+    if (!line)   /* an entry of --set */
+        return err_set(e, e && e->code ? e->code : ERR_USAGE, "%s: --set %s", f->path, m);
     return err_set(e, e && e->code ? e->code : ERR_USAGE, "%s:%d: %s", f->path, line, m);
 }
 
@@ -264,6 +268,12 @@ static int apply(const ini *f, const ini_entry *v, const char *val, exp_run *r, 
     enum key_kind kind;
     int order, cmds = 0, takes = 1;
     classify(v->key, &kind, &order);
+    if (kind == K_RUNNER && strcmp(v->key, "resources") == 0) {
+        if (boolean(val, &r->x.resources))
+            return err_set(e, ERR_USAGE, "%s:%d: %s: '%s' is not true or false", f->path,
+                           v->line, v->key, val);
+        return 0;
+    }
     if (kind == K_RUNNER) {
         char *end;
         errno = 0;
@@ -271,9 +281,10 @@ static int apply(const ini *f, const ini_entry *v, const char *val, exp_run *r, 
         if (*end || errno || n < 0 || end == val)
             return err_set(e, ERR_USAGE, "%s:%d: %s: '%s' is not a whole number >= 0", f->path,
                            v->line, v->key, val);
-        long *dst[NRUNNER] = {&r->x.eval_every, &r->x.checkpoint_every, &r->x.snapshot_every};
+        long *dst[NRUNNER] = {&r->x.eval_every, &r->x.checkpoint_every, &r->x.snapshot_every,
+                              NULL};
         for (int k = 0; k < NRUNNER; k++)
-            if (strcmp(v->key, runner_keys[k]) == 0)
+            if (dst[k] && strcmp(v->key, runner_keys[k]) == 0)
                 *dst[k] = n;
         return 0;
     }
@@ -324,7 +335,7 @@ static int canon_add(canon *c, const char *key, const char *val, err *e)
 
 /* The canonical configuration of r (without the seed line when !with_seed): every
  * option of basin train that has a canonical form, in table order, then eval-every
- * and snapshot-every. With `params`, also r's (key, value) pairs. */
+ * and snapshot-every (and resources when on). With `params`, also r's (key, value) pairs. */
 static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
 {
     canon c = {.t = malloc(4096), .cap = 4096};
@@ -350,6 +361,8 @@ static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
     rc = rc ? rc : canon_add(&c, "eval-every", buf, e);
     snprintf(buf, sizeof buf, "%ld", r->x.snapshot_every);
     rc = rc ? rc : canon_add(&c, "snapshot-every", buf, e);
+    if (r->x.resources)   /* only when on: the ids of runs without it stay as they were */
+        rc = rc ? rc : canon_add(&c, "resources", "true", e);
     if (params)
         r->nparams = c.n;
     if (rc)
@@ -374,9 +387,9 @@ static int resolve(exp_plan *p, const axis *ax, int nax, const int *ix, exp_run 
                 val = ax[a].items[ix[a]];
         rc = apply(f, v, val, r, e);
         if (strcmp(v->key, "epochs") == 0)
-            epochs_line = v->line;
+            epochs_line = v->line ? v->line : -1;   /* 0: a --set */
         if (strcmp(v->key, "steps") == 0)
-            steps_line = v->line;
+            steps_line = v->line ? v->line : -1;
     }
     if (rc)
         return rc;
@@ -484,12 +497,104 @@ static int distinct(const exp_plan *p, err *e)
     return rc;
 }
 
+/* --set KEY=VALUE overrides (exp.h): each replaces the value of KEY's entry, or adds an
+ * entry to KEY's section; steps replaces epochs and epochs steps. The strings live in
+ * p->sets; the stored file text gets one "; basin run --set KEY=VALUE" line each. */
+static int apply_sets(exp_plan *p, const char *const *sets, int nsets, err *e)
+{
+    ini *f = &p->file;
+    size_t need = 0;
+    for (int i = 0; i < nsets; i++)
+        need += strlen(sets[i]) + 2;
+    ini_entry *v = realloc(f->v, (f->n + (size_t)nsets + 1) * sizeof *v);
+    if (v)
+        f->v = v;
+    char *text = v ? realloc(f->text, strlen(f->text) + need + 32 * (size_t)nsets + 2) : NULL;
+    if (text)
+        f->text = text;
+    if (!v || !text || !(p->sets = malloc(need + 1)))
+        return err_set(e, ERR_SYS, "out of memory");
+    char *arena = p->sets;
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        char *key = arena, *val;
+        if (!eq)
+            return err_set(e, ERR_USAGE, "--set '%s': want KEY=VALUE", sets[i]);
+        size_t kl = (size_t)(eq - sets[i]);
+        while (kl && (sets[i][kl - 1] == ' ' || sets[i][kl - 1] == '\t'))
+            kl--;
+        const char *ks = sets[i];
+        while (*ks == ' ' || *ks == '\t')
+            ks++, kl--;
+        memcpy(key, ks, kl);
+        key[kl] = 0;
+        for (char *c = key; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        val = key + kl + 1;
+        const char *vs = eq + 1;
+        while (*vs == ' ' || *vs == '\t')
+            vs++;
+        size_t vl = strlen(vs);
+        while (vl && (vs[vl - 1] == ' ' || vs[vl - 1] == '\t'))
+            vl--;
+        memcpy(val, vs, vl);
+        val[vl] = 0;
+        arena = val + vl + 1;
+        if (!*key || !*val)
+            return err_set(e, ERR_USAGE, "--set '%s': want KEY=VALUE, both non-empty", sets[i]);
+        enum key_kind kind;
+        int order, home = classify(key, &kind, &order);
+        if (kind == K_UNKNOWN || home < 0) {
+            cfg c;
+            cfg_default(&c);
+            err e2 = {0};
+            cfg_set(&c, EXP_CMDS, key, "0", &e2);
+            if (strstr(e2.msg, "did you mean"))
+                return err_set(e, ERR_USAGE, "--set: %s", e2.msg);
+            return err_set(e, ERR_USAGE, "--set: unknown key '%s' (see basin train --help and "
+                           "basin run --help)", key);
+        }
+        const char *other = !strcmp(key, "steps") ? "epochs" : !strcmp(key, "epochs") ? "steps" : NULL;
+        size_t j = 0;
+        long found = -1;
+        for (size_t k = 0; k < f->n; k++) {   /* drop the conflicting length key */
+            if (other && !strcmp(f->v[k].key, other))
+                continue;
+            f->v[j] = f->v[k];
+            if (!strcmp(f->v[j].key, key))
+                found = (long)j;
+            j++;
+        }
+        f->n = j;
+        if (found < 0)
+            f->v[f->n++] = (ini_entry){sections[home].name, key, val, 0};
+        else {
+            f->v[found].value = val;
+            f->v[found].line = 0;
+        }
+        size_t tl = strlen(f->text);
+        sprintf(f->text + tl, "%s; basin run --set %s=%s\n",
+                tl && f->text[tl - 1] != '\n' ? "\n" : "", key, val);
+    }
+    return 0;
+}
+
 int exp_plan_load(const char *path, exp_plan *p, err *e)
+{
+    return exp_plan_load_set(path, NULL, 0, p, e);
+}
+
+int exp_plan_load_set(const char *path, const char *const *sets, int nsets, exp_plan *p, err *e)
 {
     memset(p, 0, sizeof *p);
     int rc = ini_read(path, &p->file, e);
     if (rc)
         return rc;
+    if (nsets && (rc = apply_sets(p, sets, nsets, e))) {
+        exp_plan_free(p);
+        return rc;
+    }
     int nax = 0;
     axis *ax = calloc(p->file.n + 1, sizeof *ax);
     if (!ax) {
@@ -537,6 +642,7 @@ void exp_plan_free(exp_plan *p)
     }
     free(p->runs);
     free(p->items);
+    free(p->sets);
     ini_free(&p->file);
     memset(p, 0, sizeof *p);
 }

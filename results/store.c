@@ -37,6 +37,8 @@ const char *const store_metric_keys[][2] = {
     {"sharp_worst_linf", "worst-case sharpness in an Linf ball, projected ascent (worst-linf)"},
     {"sharp_keskar", "Keskar's epsilon-sharpness, L-BFGS-B in a box (keskar)"},
     {"sharp_flatness", "GAM's first-order flatness rho * max ||grad L|| in the ball (flatness)"},
+    {"peak_workspace_bytes", "peak autodiff workspace of the run (all graphs and threads: training, evaluations, probes)"},
+    {"backward_runs", "backward passes (gradient and HVP chunk runs) of the training steps (end of the run)"},
     {NULL, NULL},
 };
 
