@@ -7,6 +7,9 @@
  *   [experiment] name (required), description, seed, threads
  *   [train]      eval-every, checkpoint-every, snapshot-every, resources
  * and the [probes] keys (CMD_RUN rows of cfg.c, carried out by probe_sched.h).
+ * [plots] holds `dir = DIR` (default: the database's directory) and `NAME = KIND
+ * [basin plot options]` lines: after its runs, `basin run` draws each into
+ * DIR/EXPERIMENT-NAME.png (exp_plot). [plots] is not part of the run ids.
  * A value `{a, b, c}` is a sweep axis (`{a; b}` when items contain commas, e.g.
  * `hidden = {256,256; 512}`), `{1..5}` an integer range; anything else, `256,256`
  * included, is one value. The grid is expanded in a canonical order that does not
@@ -84,5 +87,13 @@ int cmd_show(int argc, char **argv, err *e);
 int cmd_compare(int argc, char **argv, err *e);
 int cmd_export(int argc, char **argv, err *e);
 int cmd_merge(int argc, char **argv, err *e);
+int cmd_plot(int argc, char **argv, err *e);
+
+/* One plot of an experiment file's [plots] section (cmd_plot.c): spec is `KIND [basin
+ * plot options]` without --db, --experiment or --run (the run's own), drawn from the
+ * runs of `experiment` in `db` into `out` unless spec has --out. check_only: validate
+ * spec and touch nothing. Errors as cmd_plot. */
+int exp_plot(const char *spec, const char *experiment, const char *db, const char *out,
+             int check_only, err *e);
 
 #endif

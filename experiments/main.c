@@ -66,6 +66,9 @@ static const struct argv_command {
                            "  A table's rows to stdout."},
     {"merge", cmd_merge, "basin merge OUT.db IN.db...\n"
                          "  Merge stores (e.g. Slurm shards) into OUT.db; idempotent."},
+    {"plot", cmd_plot, "basin plot curves|sharpness|spectrum|collapse|landscape|interp|race|compare\n"
+                       "           [--db PATH] [--run ID... | --experiment NAME] [--out FILE.png|.svg|.pdf]\n"
+                       "  Draw the store through gnuplot (basin plot --help for each kind's options)."},
 };
 
 static void usage(FILE *f)
