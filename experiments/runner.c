@@ -526,6 +526,37 @@ static int fork_workers(ctx *c, err *e)
     return stop_sig ? 128 + (int)stop_sig : rc;
 }
 
+/* The experiment file's [plots] (exp.h), drawn from the store after its runs: each
+ * NAME = KIND [options] into DIR/EXPERIMENT-NAME.png, DIR from `dir` or the database's
+ * directory. Every plot is tried; the first error is returned. */
+static int draw_plots(const exp_plan *p, const char *db, err *e)
+{
+    const ini *f = &p->file;
+    char dir[1024] = ".", out[2200];
+    const char *slash = strrchr(db, '/');
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - db), db);
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->v[i].section, "plots") && !strcmp(f->v[i].key, "dir"))
+            snprintf(dir, sizeof dir, "%s", f->v[i].value);
+    int rc = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const ini_entry *v = &f->v[i];
+        if (strcmp(v->section, "plots") || !strcmp(v->key, "dir"))
+            continue;
+        if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return err_set(e, ERR_SYS, "[plots] dir %s: %s", dir, strerror(errno));
+        snprintf(out, sizeof out, "%s/%s-%s.png", dir, p->name, v->key);
+        err pe = {0};
+        int prc = exp_plot(v->value, p->name, db, out, 0, &pe);
+        if (prc && rc)   /* the first error is the command's message */
+            fprintf(stderr, "basin run: [plots] %s: %s\n", v->key, pe.msg);
+        else if (prc)
+            rc = err_set(e, prc, "[plots] %s: %s", v->key, pe.msg);
+    }
+    return rc;
+}
+
 int cmd_run(int argc, char **argv, err *e)
 {
     for (int i = 0; i < argc; i++)
@@ -630,6 +661,8 @@ int cmd_run(int argc, char **argv, err *e)
         fprintf(stderr, "\r\033[K");
     if (rc >= 128)
         err_set(e, rc, "interrupted by signal %d; run the same command again to resume", rc - 128);
+    if (!rc && o.nshards == 1)   /* a shard holds part of the runs: plot after the merge */
+        rc = draw_plots(&p, o.db, e);
 out:
     free(mine);
     free(reg);
