@@ -10,6 +10,7 @@
 #include "../probes/collapse.h"
 #include "../probes/hessian.h"
 #include "../probes/landscape.h"
+#include "../results/store.h"
 #include "session.h"
 
 /* session_open on the chosen split; --samples also limits the test split. */
@@ -81,6 +82,40 @@ static int directions(session *s, double *d1, double *d2, err *e)
     return rc;
 }
 
+/* --db: the grid (x-major loss and acc) into the store with the run of --init RUN[@STEP],
+ * at its snapshot's step, with its specification (store_grid; the store is y-major). */
+static int store_landscape(const session *s, const double *loss, const double *acc, err *e)
+{
+    static const char *const norms[] = {"filter", "layer", "none"};   /* enum land_norm */
+    const cfg *c = &s->c;
+    int nx = c->x.n, ny = c->y.n > 0 ? c->y.n : 1, grid = -1, rnd = !c->dir1 && c->axes == 0;
+    size_t npts = (size_t)nx * (size_t)ny;
+    double *l = err_malloc(e, npts * sizeof *l), *a = err_malloc(e, npts * sizeof *a);
+    store *st = NULL;
+    int rc = l && a ? store_open(c->db, &st, e) : ERR_SYS;
+    if (!rc) {
+        for (int i = 0; i < nx; i++)
+            for (int j = 0; j < ny; j++) {
+                l[(size_t)j * nx + i] = loss[(size_t)i * ny + j];
+                a[(size_t)j * nx + i] = acc[(size_t)i * ny + j];
+            }
+        store_grid g = {.step = s->run_step, .split = c->data.split == DATA_TEST ? "test" : "train",
+                        .dir_seed = c->seed, .normalization = rnd ? norms[c->land_norm] : "none",
+                        .x0 = c->x.lo, .x1 = c->x.hi, .nx = nx,
+                        .y0 = c->y.n > 0 ? c->y.lo : 0, .y1 = c->y.n > 0 ? c->y.hi : 0, .ny = ny,
+                        .axes = c->dir1 ? "file" : c->axes == 1 ? "hessian" : "random",
+                        .ignore_biasbn = rnd && !c->ignore_none, .samples = (long)s->train->n,
+                        .subset = c->data.random_subset ? "random" : "first"};
+        rc = store_grid_put(st, s->run, &g, l, a, &grid, e);
+    }
+    if (!rc)
+        printf("stored=%s run=%.12s step=%ld grid=%d\n", c->db, s->run, s->run_step, grid);
+    store_close(st);
+    free(l);
+    free(a);
+    return rc;
+}
+
 int cmd_landscape(session *s, err *e)
 {
     cfg *c = &s->c;
@@ -91,6 +126,9 @@ int cmd_landscape(session *s, err *e)
         return err_set(e, ERR_USAGE, "landscape: a 2-D grid (--y) from files needs --dir2");
     if (c->dir1 && c->axes)
         return err_set(e, ERR_USAGE, "landscape: give --dir1/--dir2 or --axes, not both");
+    if (c->db && (!c->init || !session_names_run(c->init)))
+        return err_set(e, ERR_USAGE, "landscape: --db stores the grid with the run it belongs to; "
+                       "give --init RUN[@STEP] (a .npy theta belongs to no run)");
     int rc = open_split(s, e);
     if (rc)
         return rc;
@@ -117,6 +155,8 @@ int cmd_landscape(session *s, err *e)
     if (!rc && c->out)
         printf("wrote %s: %d x %zu points, %zu samples of the %s split\n", c->out, c->x.n, ny,
                s->train ? s->train->n : 0, c->data.split == DATA_TEST ? "test" : "train");
+    if (!rc && c->db)
+        rc = store_landscape(s, loss, acc, e);
     free(d1);
     free(d2);
     free(loss);
@@ -134,11 +174,51 @@ static int read_theta(const char *path, double *th, size_t n, err *e)
     return rc;
 }
 
+/* The model options a run given as --to must share with theta_a's. */
+static const char *const model_keys[] = {"model", "hidden", "act", "slope", "no-bias", "loss",
+                                         "channels", "width", "blocks", "skip", NULL};
+
+/* --to RUN[@STEP]: *tb = the run's snapshot (s->m->n values), after checking that its
+ * model options are theta_a's. */
+static int to_run(const session *s, double **tb, err *e)
+{
+    const cfg *c = &s->c;
+    char id[65], *conf = NULL;
+    long step = 0;
+    size_t n = 0;
+    int rc = session_snapshot(c->db ? c->db : "results/basin.db", c->to, "--to", id, &step, &conf,
+                              tb, &n, e);
+    for (int k = 0; !rc && model_keys[k]; k++) {
+        char mine[1024], pat[64];
+        if (cfg_get(c, CMD_INIT, model_keys[k], mine, sizeof mine))
+            continue;
+        snprintf(pat, sizeof pat, "%s = ", model_keys[k]);
+        const char *line = conf;
+        while (line && strncmp(line, pat, strlen(pat))) {
+            const char *nl = strchr(line, '\n');
+            line = nl ? nl + 1 : NULL;
+        }
+        const char *val = line ? line + strlen(pat) : NULL;
+        size_t len = val ? strcspn(val, "\n") : 0;
+        if (val && (len != strlen(mine) || strncmp(val, mine, len)))
+            rc = err_set(e, ERR_USAGE, "--to %s: run %.12s has %s = %.*s, theta_a's model %s", c->to,
+                         id, model_keys[k], (int)len, val, mine);
+    }
+    if (!rc && n != s->m->n)
+        rc = err_set(e, ERR_DATA, "--to %s: the snapshot has %zu parameters, the %s model of "
+                     "--from %zu", c->to, n, s->m->kind, s->m->n);
+    if (!rc)
+        fprintf(stderr, "--to: run %.12s, snapshot at step %ld\n", id, step);
+    free(conf);
+    return rc;
+}
+
 int cmd_interpolate(session *s, err *e)
 {
     cfg *c = &s->c;
     if (!c->from || !c->to)
-        return err_set(e, ERR_USAGE, "interpolate: --from A.npy and --to B.npy are required");
+        return err_set(e, ERR_USAGE, "interpolate: --from and --to (A.npy or RUN[@STEP]) are "
+                       "required");
     if (c->save && !c->match)
         return err_set(e, ERR_USAGE, "interpolate: --save writes the matched theta_b (needs "
                        "--match weights)");
@@ -152,7 +232,14 @@ int cmd_interpolate(session *s, err *e)
     double *loss = err_malloc(e, 2 * na * sizeof *loss), *acc = err_malloc(e, 2 * na * sizeof *acc);
     land_barrier r, rm;
     int sweeps = 0;
-    rc = tb && loss && acc ? read_theta(c->to, tb, m->n, e) : ERR_SYS;
+    rc = tb && loss && acc ? 0 : ERR_SYS;
+    if (!rc && session_names_run(c->to)) {
+        free(tb);
+        tb = NULL;
+        rc = to_run(s, &tb, e);
+    } else if (!rc) {
+        rc = read_theta(c->to, tb, m->n, e);
+    }
     batch b = session_batch(s->train);
     rc = rc ? rc : land_interpolate(m, s->theta, tb, c->alpha, b, loss, acc, &r, e);
     if (!rc && c->match) {

@@ -125,41 +125,50 @@ static int apply_run_config(cfg *c, char *text, const char *id, err *e)
     return 0;
 }
 
-/* --init RUN[@STEP]: resolve the run in --db, apply its configuration to s->c and
- * take its snapshot's theta into s->theta (*n values). */
-static int open_run(session *s, size_t *n, err *e)
+int session_snapshot(const char *db, const char *spec, const char *flag, char id[65],
+                     long *step, char **config, double **theta, size_t *n, err *e)
 {
-    cfg *c = &s->c;
-    const char *db = c->db ? c->db : "results/basin.db", *at = strchr(c->init, '@');
+    const char *at = strchr(spec, '@');
     char prefix[65];
-    snprintf(prefix, sizeof prefix, "%.*s", at ? (int)(at - c->init) : 64, c->init);
-    long step = at ? strtol(at + 1, NULL, 10) : -1;
+    snprintf(prefix, sizeof prefix, "%.*s", at ? (int)(at - spec) : 64, spec);
+    long want = at ? strtol(at + 1, NULL, 10) : -1;
+    *config = NULL;
+    *theta = NULL;
     if (access(db, R_OK) != 0)
-        return err_set(e, ERR_USAGE, "--init %s: %s: no such database (--db PATH)", c->init, db);
+        return err_set(e, ERR_USAGE, "%s %s: %s: no such database (--db PATH)", flag, spec, db);
     store *st;
     int rc = store_open(db, &st, e), found = 0;
     char *steps = NULL;
     store_ckpt_data ck = {0};
-    rc = rc ? rc : store_run_resolve(st, prefix, s->run, e);
-    rc = rc ? rc : run_text(st, "SELECT config FROM runs WHERE id = ?1", s->run, &s->run_config, e);
-    rc = rc ? rc : apply_run_config(c, s->run_config, s->run, e);
-    rc = rc ? rc : store_ckpt_get(st, s->run, STORE_SNAPSHOT, step, &ck, &found, e);
+    rc = rc ? rc : store_run_resolve(st, prefix, id, e);
+    rc = rc ? rc : run_text(st, "SELECT config FROM runs WHERE id = ?1", id, config, e);
+    rc = rc ? rc : store_ckpt_get(st, id, STORE_SNAPSHOT, want, &ck, &found, e);
     if (!rc && !found && !(rc = run_text(st, "SELECT group_concat(step, ' ') FROM (SELECT step "
                                          "FROM checkpoints WHERE run = ?1 AND kind = 'snapshot' "
-                                         "ORDER BY step)", s->run, &steps, e)))
-        rc = err_set(e, ERR_DATA, "--init %s: run %.12s has no snapshot%s%s (snapshots: %s; "
-                     "[train] snapshot-every)", c->init, s->run, at ? " at step " : "", at ? at + 1 : "",
+                                         "ORDER BY step)", id, &steps, e)))
+        rc = err_set(e, ERR_DATA, "%s %s: run %.12s has no snapshot%s%s (snapshots: %s; "
+                     "[train] snapshot-every)", flag, spec, id, at ? " at step " : "", at ? at + 1 : "",
                      steps[0] ? steps : "none");
     if (!rc) {
-        s->theta = ck.theta;   /* taken over */
+        *theta = ck.theta;   /* taken over */
         ck.theta = NULL;
-        s->run_step = ck.step;
+        *step = ck.step;
         *n = ck.n;
     }
     store_ckpt_data_free(&ck);
     free(steps);
     store_close(st);
     return rc;
+}
+
+/* --init RUN[@STEP]: resolve the run in --db, apply its configuration to s->c and
+ * take its snapshot's theta into s->theta (*n values). */
+static int open_run(session *s, size_t *n, err *e)
+{
+    cfg *c = &s->c;
+    int rc = session_snapshot(c->db ? c->db : "results/basin.db", c->init, "--init", s->run,
+                              &s->run_step, &s->run_config, &s->theta, n, e);
+    return rc ? rc : apply_run_config(c, s->run_config, s->run, e);
 }
 
 int session_open(session *s, enum data_split split, int with_test, err *e)

@@ -39,6 +39,13 @@ int session_open(session *s, enum data_split split, int with_test, err *e);
 /* 1 when the text of --init names a run (RUN[@STEP], see session_open), 0 for a file. */
 int session_names_run(const char *init);
 
+/* The snapshot of run RUN[@STEP] (`spec`, as --init takes it; `flag` names the option in
+ * messages) in the store at `db`: id[65] = the run's full id, *step the snapshot's
+ * step, *config a copy of the run's configuration text, *theta (*n values) its theta.
+ * The caller frees *config and *theta (also after an error). */
+int session_snapshot(const char *db, const char *spec, const char *flag, char id[65],
+                     long *step, char **config, double **theta, size_t *n, err *e);
+
 /* Read an .npy vector of exactly n elements into v, rejecting non-finite values
  * (ERR_DATA naming the file and element). */
 int session_read_vector(const char *path, double *v, size_t n, err *e);

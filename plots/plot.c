@@ -952,7 +952,7 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
                 lg10 ? "log10 loss" : "loss", z);
     } else {
         fprintf(g, "set view map\nset size ratio -1\nset key top right\nset border 15\n"
-                   "set xtics mirror\nset ytics mirror\nunset grid\n"
+                   "set xtics mirror\nset ytics mirror\nunset grid\nset pm3d interpolate 3,3\n"
                    "splot 'landscape.dat' using 1:2:%s with pm3d notitle, \\\n"
                    "  'contour.dat' using 1:2:3 with lines lc rgb '#ffffff' lw 0.8 notitle, \\\n"
                    "  '+' using (0):(0):(0) every ::0::0 with points pt 3 ps 2 lw 2 lc rgb '#000000' "
@@ -1082,6 +1082,13 @@ static int iline_alloc(iline *L, int n, err *e)
     return 0;
 }
 
+/* The length of a file name without its extension (the legend of a CSV input). */
+static int stem(const char *base)
+{
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+}
+
 /* A CSV of `basin interpolate`: alpha,loss,accuracy[,matched_loss,matched_accuracy]
  * into one or two lines. */
 static int read_interp_csv(const char *path, int ci, iline **v, int *n, int *cap, err *e)
@@ -1102,7 +1109,7 @@ static int read_interp_csv(const char *path, int ci, iline **v, int *n, int *cap
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     for (int m = 0; !rc && m <= matched; m++) {
         rc = iline_alloc(&L[m], rows, e);
-        snprintf(L[m].label, sizeof L[m].label, "%.*s%s", (int)strcspn(base, "."), base,
+        snprintf(L[m].label, sizeof L[m].label, "%.*s%s", stem(base), base,
                  m ? " (weights matched)" : "");
         L[m].rgb = style_shade(style_cycle_rgb(ci), 0);
         L[m].dash = 1 + 2 * m;
@@ -1194,8 +1201,8 @@ static int kind_interp(ctx *c, err *e)
         for (int p = 0; p < 2; p++) {
             double w, y0, y1, b = barrier(L, p ? L->err : L->l, &w, &y0, &y1);
             size_t len = strlen(notes);
-            if (!isfinite(y0) || !isfinite(y1))
-                continue;
+            if (!isfinite(y0) || !isfinite(y1) || !(b > 0))
+                continue;   /* no barrier: nothing to annotate */
             double base = (1 - w) * y0 + w * y1;
             /* the chord, the barrier's arrow and its label (at most 8 num() a call) */
             len += (size_t)snprintf(notes + len, sizeof notes - len,
@@ -1204,9 +1211,8 @@ static int kind_interp(ctx *c, err *e)
                      p ? "error" : "loss", l, num(y0), num(y1), L->rgb, num(w), num(base), num(w),
                      num(base + b), L->rgb);
             if (len < sizeof notes)
-                snprintf(notes + len, sizeof notes - len, "set label 'barrier %s' at %s,%s "
-                         "offset 0.8,0 tc rgb '#%06x'\"\n", num(b), num(w), num(base + b / 2),
-                         L->rgb);
+                snprintf(notes + len, sizeof notes - len, "set label 'barrier %.3g' at %s,%s "
+                         "offset 0.8,0 tc rgb '#%06x'\"\n", b, num(w), num(base + b / 2), L->rgb);
         }
     }
     if (f) {
@@ -1220,8 +1226,8 @@ static int kind_interp(ctx *c, err *e)
         if (hasacc)
             fprintf(g, "set multiplot layout 1,2 title 'Linear interpolation "
                        "(1 − α) θa + α θb with barriers' margins 0.09,0.98,%s,0.86 spacing 0.1\n"
-                       "set key at screen 0.5, screen 0.01 center bottom horizontal noopaque nobox\n",
-                    num(0.14 + 0.045 * ((n + 1) / 2)));
+                       "set key at screen 0.5, screen 0.01 center bottom horizontal maxrows %d "
+                       "noopaque nobox\n", num(0.14 + 0.045 * ((n + 1) / 2)), (n + 1) / 2);
         for (int p = 0; p < 1 + hasacc; p++) {
             fprintf(g, "unset arrow; unset label\nset xlabel 'α  (0: θa, 1: θb)'\n"
                        "set ylabel '%s'\nset title '%s'\n", p ? "error (fraction)" : "loss",
@@ -1338,7 +1344,7 @@ static int kind_race(ctx *c, err *e)
     for (int k = 0; !rc && k < c->o->ncsv; k++) {
         const char *p = c->o->csv[k], *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
         track T = {.dash = 1};
-        snprintf(T.label, sizeof T.label, "%.*s", (int)strcspn(base, "."), base);
+        snprintf(T.label, sizeof T.label, "%.*s", stem(base), base);
         T.rgb = style_optim_known(T.label) ? style_optim_rgb(T.label) : style_cycle_rgb(k);
         fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", T.label);
         if (!(rc = copy_race_csv(p, f, &T.n, box, e)) && T.n)
@@ -1378,14 +1384,14 @@ static int kind_race(ctx *c, err *e)
                "Z(v) = log10(1 + v - FMIN)\n"
                "set contour base\nset cntrparam levels auto 16\nunset surface\n"
                "set table 'fcontour.dat'\nsplot 'fgrid.dat' using 1:2:(Z($3))\nunset table\n"
-               "unset contour\nset surface\nset view map\nset size ratio -1\nunset grid\n"
+               "unset contour\nset surface\nset view map\nunset grid\nset bmargin 6\n"
                "set border 15\nset xtics mirror\nset ytics mirror\nset xlabel 'x'\nset ylabel 'y'\n"
-               "set cblabel 'log10(1 + f − min f)'\nset key below\n",
+               "set cblabel 'log10(1 + f − min f)'\nset key at screen 0.5, screen 0.1 center top horizontal maxrows 2 noopaque nobox\n",
             sf.expr, num(box[0]), num(box[1]), num(box[2]), num(box[3]));
     fprintf(g, "set title '%s'\n", quote(sf.title));
     if (gif)
         fprintf(g, "NF = %d\ndo for [fr = 1:NF] {\n  S = int(fr * %d.0 / NF)\n"
-                   "  set title sprintf('%s, step %%d', S)\n", steps < 80 ? steps : 80, steps - 1,
+                   "  set title sprintf('%s, step %%d', S)\n", steps < 40 ? steps : 40, steps - 1,
                 quote(sf.title));
     fprintf(g, "splot 'fgrid.dat' using 1:2:(Z($3)) with pm3d notitle, \\\n"
                "  'fcontour.dat' using 1:2:3 with lines lc rgb '#ffffff' lw 0.6 notitle");
@@ -1466,7 +1472,7 @@ static int kind_compare(ctx *c, err *e)
     preamble(c, idx > 6 ? 1100 : 800, 600);
     FILE *g = c->gp;
     fprintf(g, "set title 'Final %s per configuration (mean ± std over seeds)'\n"
-               "set ylabel '%s'\nset xlabel 'configuration'\nset xrange [0.4:%s]\n"
+               "set ylabel '%s'\nset xrange [0.4:%s]\n"
                "set xtics %s\nset grid noxtics ytics\nset key below\nset offsets 0, 0, graph 0.08, graph 0.08\n%s"
                "plot 'compare.dat' using 1:2:3:5 with yerrorbars pt 7 ps 1.8 lw 2 lc rgb variable "
                "title 'mean ± std', \\\n"

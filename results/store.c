@@ -22,6 +22,16 @@ const char *const store_metric_keys[][2] = {
     {"lambda_max", "largest Hessian eigenvalue of the training loss"},
     {"trace", "Hessian trace (Hutchinson estimate)"},
     {"nc1", "neural collapse NC1: tr(Sw Sb^+)/C on the training split"},
+    {"nc1_notebook", "NC1 as the authors' notebook: tr(Sw Sb^+) (without the /C)"},
+    {"nc2_equinorm_means", "NC2 equinorm: std/mean of the centred class-mean norms"},
+    {"nc2_equinorm_weights", "NC2 equinorm: std/mean of the classifier row norms"},
+    {"nc2_equiangular_means", "NC2 equiangularity: mean |cos + 1/(C-1)| over class-mean pairs"},
+    {"nc2_equiangular_weights", "NC2 equiangularity: mean |cos + 1/(C-1)| over classifier-row pairs"},
+    {"nc3", "NC3 self-duality: ||W^T/||W|| - M/||M|| ||_F^2 (centred means M)"},
+    {"nc4", "NC4: share of samples where the network and the nearest class mean disagree"},
+    {"within_class_trace", "tr(Sw): within-class feature variability"},
+    {"nc_error", "error of the network on the collapse probe's samples"},
+    {"nc_margin", "mean logit margin z_y - max_{c != y} z_c on the collapse probe's samples"},
     {"perturbed_loss", "training loss at a perturbed theta (sharpness probes)"},
     {"sharp_worst", "worst-case sharpness: max loss increase in an L2 ball of radius rho (SAM)"},
     {"sharp_adaptive", "adaptive worst-case sharpness (ASAM, Kwon et al. 2021)"},
@@ -111,6 +121,11 @@ static const char *const migrations[] = {
     "         END AS std\n"
     "  FROM g JOIN f USING (experiment, grp, key) GROUP BY g.experiment, g.grp, g.key;\n"
     "CREATE VIEW runs_wide AS SELECT id AS run, experiment, status, seed FROM runs;\n",
+    /* 1 -> 2: a landscape grid's full specification (basin landscape --db) */
+    "ALTER TABLE landscape_grids ADD COLUMN axes TEXT;\n"
+    "ALTER TABLE landscape_grids ADD COLUMN ignore_biasbn INTEGER;\n"
+    "ALTER TABLE landscape_grids ADD COLUMN samples INTEGER;\n"
+    "ALTER TABLE landscape_grids ADD COLUMN subset TEXT;\n",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -921,8 +936,9 @@ int store_grid_put(store *s, const char *run, const store_grid *g, const double 
 {
     sqlite3_stmt *q = NULL, *ig = NULL, *ip = NULL;
     int rc = prep(s, "SELECT COALESCE(MAX(grid) + 1, 0) FROM landscape_grids WHERE run = ?", &q, e);
-    rc = rc ? rc : prep(s, "INSERT INTO landscape_grids VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        &ig, e);
+    rc = rc ? rc : prep(s, "INSERT INTO landscape_grids(run, grid, step, split, dir_seed, "
+                           "normalization, x0, x1, nx, y0, y1, ny, axes, ignore_biasbn, samples, "
+                           "subset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &ig, e);
     rc = rc ? rc : prep(s, "INSERT INTO landscape_points VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &ip, e);
     rc = rc ? rc : begin(s, e);
     if (rc)
@@ -944,6 +960,13 @@ int store_grid_put(store *s, const char *run, const store_grid *g, const double 
     sqlite3_bind_double(ig, 10, g->y0);
     sqlite3_bind_double(ig, 11, g->y1);
     sqlite3_bind_int(ig, 12, g->ny);
+    sqlite3_bind_text(ig, 13, g->axes, -1, SQLITE_STATIC);   /* NULL binds NULL */
+    sqlite3_bind_int(ig, 14, g->ignore_biasbn);
+    if (g->samples > 0)
+        sqlite3_bind_int64(ig, 15, g->samples);
+    else
+        sqlite3_bind_null(ig, 15);
+    sqlite3_bind_text(ig, 16, g->subset, -1, SQLITE_STATIC);
     rc = rc ? rc : done(s, ig, e);
     for (int i = 0; !rc && i < g->ny; i++)
         for (int j = 0; !rc && j < g->nx; j++) {

@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include "../core/err.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Seconds after which a RUNNING run whose heartbeat stopped may be taken over by
  * another host (on the same host a dead owner pid is enough). Runners heartbeat at
@@ -202,10 +202,16 @@ typedef struct store_grid {
     const char *normalization;  /* "filter", "layer", "none" */
     double x0, x1, y0, y1;
     int nx, ny;
+    /* schema 2: how the directions and samples were chosen (NULL/0: not recorded) */
+    const char *axes;           /* "random", "hessian", "file" */
+    int ignore_biasbn;          /* 1: bias and norm blocks of random directions zero */
+    long samples;               /* samples of the split evaluated */
+    const char *subset;         /* "first", "random" */
 } store_grid;
 
-/* Store a grid and its points (loss/acc are (ny, nx) row-major); *grid receives its
- * number within the run (0, 1, ...). */
+/* Store a grid and its points (loss/acc are (ny, nx) row-major, y-major: point
+ * (x_j, y_i) at i * nx + j; landscape_points row (i, j)); *grid receives its number
+ * within the run (0, 1, ...). */
 int store_grid_put(store *s, const char *run, const store_grid *g, const double *loss,
                    const double *acc, int *grid, err *e);
 

@@ -256,7 +256,7 @@ static void test_ckpt(void)
 
     double ev[3] = {5, 2, 1}, w[3] = {0.5, 0.3, 0.2}, loss[6] = {1, 2, 3, 4, 5, 6}, nc[4] = {1, 2, 3, 4};
     int grid = -1;
-    store_grid g = {25, "train", 7, "filter", -1, 1, -2, 2, 3, 2};
+    store_grid g = {25, "train", 7, "filter", -1, 1, -2, 2, 3, 2, "random", 1, 6, "first"};
     rc = store_eigs_put(s, id, 25, "lanczos", ev, 3, &e);
     rc |= store_density_put(s, id, 25, ev, w, 3, &e);
     rc |= store_trace_put(s, id, 25, 8.0, 0.5, 10, &e);
