@@ -22,7 +22,8 @@
  * PyTorch's named_parameters() of the equivalent nn.Sequential: "0.weight" [out,in]
  * row-major, "0.bias", "2.weight", ... so theta moves between basin and PyTorch.
  *
- * Implementations: networks on the core autodiff graph (models/net.c) and 2-D test
+ * Implementations: networks on the core autodiff graph (dense: models/net.c;
+ * convolutional "cnn" and "resnet": models/cnn.c, on net.c's executor) and 2-D test
  * functions with analytic derivatives (models/testfn.c), behind one method table. */
 #ifndef BASIN_MODEL_H
 #define BASIN_MODEL_H
