@@ -219,9 +219,10 @@ int ad_conv2d(ad_graph *g, int x, ad_img in, int w, int b, int kh, int kw, int s
         || W->cols != in.c * kh * kw || (b >= 0 && (!B || B->batched || B->rows * B->cols != W->rows)))
         return fail(g, "conv2d: x (c*h*w), w (out, c*kh*kw) and b (out) do not match");
     ad_img out = ad_window_out(in, W->rows, kh, kw, stride, pad);
+    size_t wcols = (size_t)W->cols;   /* push may move the nodes W points into */
     int i = push_window(g, AD_CONV2D, x, w, in, out, kh, kw, stride, pad);
     if (i >= 0)     /* im2col columns of one sample: (c*kh*kw, oh*ow) */
-        g->nodes[i].scratch = (size_t)W->cols * (size_t)out.h * (size_t)out.w;
+        g->nodes[i].scratch = wcols * (size_t)out.h * (size_t)out.w;
     return b >= 0 ? push_input(g, i, b) : i;
 }
 
