@@ -120,26 +120,36 @@ static uint32_t data_be32(const unsigned char *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
+/* Read up to len bytes from f into buf, adding them to *got. ERR_DATA for corrupt
+ * gzip data or when the file ends first (naming `what`, the bytes it needs, `total`,
+ * and the bytes it held, *got). */
+static int data_gz_fill(gzFile f, const char *path, unsigned char *buf, size_t len,
+                        const char *what, size_t total, size_t *got, err *e)
+{
+    int zerr = Z_OK;
+    for (size_t k = 0; k < len;) {
+        size_t chunk = len - k < (1u << 30) ? len - k : (1u << 30);
+        int r = gzread(f, buf + k, (unsigned)chunk);
+        if (r < 0)
+            return err_set(e, ERR_DATA, "%s: corrupt gzip data: %s", path, gzerror(f, &zerr));
+        if (r == 0) {
+            const char *zmsg = gzerror(f, &zerr);
+            return err_set(e, ERR_DATA, "%s: truncated: %s needs %zu bytes, file holds %zu%s%s",
+                           path, what, total, *got, zerr != Z_OK ? "; gzip: " : "",
+                           zerr != Z_OK ? zmsg : "");
+        }
+        k += (size_t)r;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
 /* Read exactly len bytes of `what` from f into buf. */
 static int data_gz_read(gzFile f, const char *path, void *buf, size_t len, const char *what,
                         err *e)
 {
     size_t got = 0;
-    int zerr = Z_OK;
-    while (got < len) {
-        size_t chunk = len - got < (1u << 30) ? len - got : (1u << 30);
-        int r = gzread(f, (char *)buf + got, (unsigned)chunk);
-        if (r < 0)
-            return err_set(e, ERR_DATA, "%s: corrupt gzip data: %s", path, gzerror(f, &zerr));
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    if (got == len)
-        return 0;
-    const char *zmsg = gzerror(f, &zerr);
-    return err_set(e, ERR_DATA, "%s: truncated: %s needs %zu bytes, file holds %zu%s%s", path,
-                   what, len, got, zerr != Z_OK ? "; gzip: " : "", zerr != Z_OK ? zmsg : "");
+    return data_gz_fill(f, path, buf, len, what, len, &got, e);
 }
 
 /* Open DIR/BASE.gz, else DIR/BASE (gzopen reads raw files transparently), and read its
@@ -181,17 +191,35 @@ static int data_idx_open(data_idx *x, const char *dir, const char *base, int fas
     return rc;
 }
 
-/* Read the len payload bytes after the header into buf. Anything after them is an
+/* Read the len payload bytes after the header into a new buffer *out (caller frees).
+ * The buffer grows as the bytes arrive, so a header that claims more than the file
+ * holds costs no more memory than the file does. Anything after the len bytes is an
  * error: that also makes zlib check the gzip trailer (CRC and length). */
-static int data_idx_payload(data_idx *x, unsigned char *buf, size_t len, err *e)
+static int data_idx_payload(data_idx *x, unsigned char **out, size_t len, err *e)
 {
-    int zerr, rc = data_gz_read(x->f, x->path, buf, len, "data", e);
+    unsigned char *buf = NULL;
+    size_t cap = 0, got = 0;
+    int zerr, rc = 0;
+    while (!rc && got < len) {
+        size_t c = cap ? (cap < len / 2 ? 2 * cap : len) : (len < (1u << 20) ? len : (1u << 20));
+        unsigned char *p = realloc(buf, c);
+        if (!p) {
+            rc = err_set(e, ERR_SYS, "%s: out of memory (%zu bytes)", x->path, c);
+            break;
+        }
+        buf = p;
+        rc = data_gz_fill(x->f, x->path, buf + cap, c - cap, "data", len, &got, e);
+        cap = c;
+    }
     unsigned char extra;
     int r = rc ? 0 : gzread(x->f, &extra, 1);
     if (r < 0)
         rc = err_set(e, ERR_DATA, "%s: corrupt gzip data: %s", x->path, gzerror(x->f, &zerr));
     else if (r > 0)
         rc = err_set(e, ERR_DATA, "%s: more data than the header's %zu bytes", x->path, len);
+    if (rc)
+        free(buf);
+    *out = rc ? NULL : buf;
     return rc;
 }
 
@@ -219,13 +247,12 @@ static int data_idx_load(const char *dir, int fashion, enum data_split split, da
     size_t n = rc ? 0 : im.dims[0], total = rc ? 0 : n * im.dims[1] * im.dims[2];
     data *d = NULL;
     unsigned char *lab = NULL;
-    if (!rc && (!(d = data_alloc(n, 0, 1, 0, e)) || !(lab = err_malloc(e, n))
-                || !(*px = err_malloc(e, total))))
+    if (!rc)
+        rc = data_idx_payload(&im, px, total, e);
+    if (!rc)
+        rc = data_idx_payload(&lb, &lab, n, e);
+    if (!rc && !(d = data_alloc(n, 0, 1, 0, e)))   /* n is now backed by the files */
         rc = ERR_SYS;
-    if (!rc)
-        rc = data_idx_payload(&im, *px, total, e);
-    if (!rc)
-        rc = data_idx_payload(&lb, lab, n, e);
     for (size_t i = 0; !rc && i < n; i++) {
         if (fashion && lab[i] >= DATA_FASHION_CLASSES)
             rc = err_set(e, ERR_DATA, "%s: label %d of sample %zu is out of range (fashion-mnist "
