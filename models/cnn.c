@@ -246,7 +246,7 @@ static int check_sizes(const model_opts *o, int resnet, ad_img in, err *e)
 static void lay_out(layout *L, const model_opts *o, int resnet, ad_img in)
 {
     const cnn *c = L->c;
-    char p[32];
+    char p[40];     /* "blocks.<int>.conv<int>." at most 38 characters */
     if (!resnet) {
         ad_img img = in;
         for (int l = 0; l < 2; l++) {
