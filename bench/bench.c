@@ -214,6 +214,10 @@ int main(int argc, char **argv)
     double g_fwd = gemm_gflops(BATCH, 256, 784, 100);
     double g_big = gemm_gflops(1024, 1024, 1024, 1);
     double g_floor = g_fwd > g_big ? g_fwd : g_big;
+    if (threads > 1) {   /* scaling check: does this run have its cores to itself? */
+        openblas_set_num_threads(1);
+        printf("gemm_1024_1t %.1f GFLOP/s\n", gemm_gflops(1024, 1024, 1024, 1));
+    }
     check(pool_set_threads(threads, &E), "threads");
     printf("threads %d count\n", pool_threads());
     printf("gemm_128x784x256 %.1f GFLOP/s\n", g_fwd);

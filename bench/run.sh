@@ -27,32 +27,29 @@ elif ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 fi
 echo "machine: $(nproc) cores, $(uptime | sed 's/.*load/load/')"
 
-# Peer runs: 1 and 2 threads when torch is there (2 threads compares with the best of both).
-peers=""
-[ "$have_torch" = 1 ] && for t in $threads; do
-    case " $peers " in *" $t "*) ;; *) peers="$peers $t" ;; esac
-    [ "$t" -gt 1 ] && case " $peers " in *" 1 "*) ;; *) peers="1$peers" ;; esac
-done
-for t in $peers; do
+# Runs, peer then basin for each thread count in turn, so that both sides of a
+# comparison are measured close together. At t > 1 the peer also runs at 1 thread.
+all=$(for t in $threads; do echo "$t"; [ "$t" -gt 1 ] && echo 1; done | sort -n | uniq)
+for t in $all; do
     out="$tmp/torch_t$t.txt"
-    if [ -n "${BENCH_PEER_DIR:-}" ] && [ -s "$BENCH_PEER_DIR/torch_t$t.txt" ]; then
+    if [ "$have_torch" != 1 ]; then
+        :
+    elif [ -n "${BENCH_PEER_DIR:-}" ] && [ -s "$BENCH_PEER_DIR/torch_t$t.txt" ]; then
         echo "PyTorch, $t thread(s): reusing $BENCH_PEER_DIR/torch_t$t.txt"
         cp "$BENCH_PEER_DIR/torch_t$t.txt" "$out"
-        continue
-    fi
-    echo "PyTorch, $t thread(s): running the peer (several minutes)..."
-    if OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$peer" --threads "$t" >"$out" 2>"$tmp/err"; then
-        if [ -n "${BENCH_PEER_DIR:-}" ]; then
-            mkdir -p "$BENCH_PEER_DIR" && cp "$out" "$BENCH_PEER_DIR/torch_t$t.txt"
-        fi
     else
-        echo "note: the peer failed at $t thread(s) (ratios n/a):"
-        tail -n 3 "$tmp/err"
-        rm -f "$out"
+        echo "PyTorch, $t thread(s): running the peer (several minutes)..."
+        if OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$peer" --threads "$t" >"$out" 2>"$tmp/err"; then
+            if [ -n "${BENCH_PEER_DIR:-}" ]; then
+                mkdir -p "$BENCH_PEER_DIR" && cp "$out" "$BENCH_PEER_DIR/torch_t$t.txt"
+            fi
+        else
+            echo "note: the peer failed at $t thread(s) (ratios n/a):"
+            tail -n 3 "$tmp/err"
+            rm -f "$out"
+        fi
     fi
-done
-
-for t in $threads; do
+    case " $threads " in *" $t "*) ;; *) continue ;; esac
     echo "basin, $t thread(s): running $bench --threads $t ..."
     if ! OPENBLAS_NUM_THREADS=$t BASIN_THREADS=$t "$bench" --threads "$t" >"$tmp/basin_t$t.txt"; then
         echo "run.sh: $bench --threads $t failed" >&2
@@ -131,11 +128,24 @@ table() {
             printf "  workspace bytes, peak (added): train %s (%s), grad %s (%s), hvp %s (%s), loss %s (%s)\n", \
                 B["ws_peak_train"], B["ws_added_train"], B["ws_peak_grad"], B["ws_added_grad"], \
                 B["ws_peak_hvp"], B["ws_added_hvp"], B["ws_peak_loss"], B["ws_added_loss"]
-            # Same OpenBLAS, same thread count: a much slower DGEMM means a busy machine.
+            # Same OpenBLAS, same thread count: a DGEMM rate 15% below the other run
+            # means a busy machine during one of the runs.
             s = (t == 1) ? 1 : 2
-            if ((s, "gemm1024") in P && B["gemm_1024"] < 0.85 * P[s, "gemm1024"])
-                printf "  WARNING: basin measured DGEMM 1024^3 at %s GFLOP/s against the peer'"'"'s %s at %d thread(s):\n" \
-                       "           the machine was busy, these figures are unreliable\n", B["gemm_1024"], P[s, "gemm1024"], t
+            if ((s, "gemm1024") in P) {
+                pg = P[s, "gemm1024"]; bg = B["gemm_1024"]
+                if (bg < 0.85 * pg || pg < 0.85 * bg)
+                    printf "  WARNING: DGEMM 1024^3 at %d thread(s) ran at %s GFLOP/s in basin'"'"'s run and %s in the\n" \
+                           "           peer'"'"'s: the machine was busy, these ratios are unreliable\n", t, bg, pg
+            }
+            # At t threads DGEMM 1024^3 should run at ~t times its 1-thread rate.
+            if (t > 1 && B["gemm_1024_1t"] != "" && B["gemm_1024"] < 0.8 * t * B["gemm_1024_1t"])
+                printf "  WARNING: basin'"'"'s DGEMM 1024^3 ran at %s GFLOP/s on %d threads, %s on 1: it did not\n" \
+                       "           have %d free cores, its %d-thread figures are unreliable\n", \
+                       B["gemm_1024"], t, B["gemm_1024_1t"], t, t
+            if (t > 1 && (1, "gemm1024") in P && (2, "gemm1024") in P && P[2, "gemm1024"] < 0.8 * t * P[1, "gemm1024"])
+                printf "  WARNING: the peer'"'"'s DGEMM 1024^3 ran at %s GFLOP/s on %d threads, %s on 1: it did\n" \
+                       "           not have %d free cores, its %d-thread figures are unreliable\n", \
+                       P[2, "gemm1024"], t, P[1, "gemm1024"], t, t
             printf "  %d target%s met, %d MISSED%s\n", nmet, (nmet == 1 ? "" : "s"), nmiss, \
                 (nna ? ", " nna " n/a without the peer" : "")
         }' "$b" "$p1" "$pt"
