@@ -285,5 +285,9 @@ int sharp_measure(model *m, const double *theta, batch b, const sharp_opts *o, s
         }
     }
     free(buf);
+    if (!rc && !isfinite(r->value))   /* a NaN would reach the store as NULL, a plot as a gap */
+        rc = err_set(e, ERR_DATA, "sharpness %s (rho %g): not finite (%g): loss %g at theta, "
+                     "%g perturbed", sharp_kind_name(o->kind), o->rho, r->value, r->loss,
+                     r->perturbed);
     return rc;
 }

@@ -66,7 +66,8 @@ typedef struct sharp_result {
 } sharp_result;
 
 /* Measure o->kind at theta (m->n) on b. ERR_USAGE for rho <= 0, steps < 0, or
- * adaptive with KESKAR/FLATNESS; model errors pass through. */
+ * adaptive with KESKAR/FLATNESS; ERR_DATA (naming the losses) when the value is not
+ * finite; model errors pass through. */
 int sharp_measure(model *m, const double *theta, batch b, const sharp_opts *o, sharp_result *r,
                   err *e);
 
