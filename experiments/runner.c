@@ -13,7 +13,8 @@
  *                     the epoch's permutation) every checkpoint-every steps (or 60 s),
  *                     committed together with the metrics up to that step
  *   snapshots         every snapshot-every steps, and always the final theta
- *   resources         with [train] resources = true, at the end: peak_workspace_bytes
+ *   resources         with [train] resources = true, at the end (COMPLETED or DIVERGED):
+ *                     peak_workspace_bytes
  *                     (ad_mem_peak over the run: every graph and thread, training,
  *                     evaluations and probes) and backward_runs (gradient and HVP chunk
  *                     runs inside the training steps; probes and evaluations not counted)
@@ -249,6 +250,21 @@ static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
     return rc ? rc : probe(x, re, e);
 }
 
+/* [train] resources: the run's peak workspace above mem0 and its backward passes, at
+ * its last step (COMPLETED and DIVERGED runs). A store error's code. */
+static int resources(rstate *x, size_t mem0, long backward, err *e)
+{
+    double ep = trainer_epoch(&x->t);
+    int rc = 0;
+    if (x->r->x.resources) {
+        rc = store_metric(x->st, x->r->id, "peak_workspace_bytes", x->t.step, ep,
+                          (double)(ad_mem_peak() - mem0), e);
+        rc = rc ? rc : store_metric(x->st, x->r->id, "backward_runs", x->t.step, ep,
+                                    (double)backward, e);
+    }
+    return rc;
+}
+
 /* Train claimed run r. Returns 0 when the run ended with a status recorded, 128 + sig
  * when stopped by a signal (INTERRUPTED recorded), or a store error (fatal). */
 static int run_one(ctx *c, store *st, const exp_run *r, err *e)
@@ -352,15 +368,11 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
         status = STORE_INTERRUPTED;
         snprintf(msg, sizeof msg, "stopped by signal %d at step %ld", (int)stop_sig, t->step);
     } else if (!strcmp(status, STORE_COMPLETED)) {
-        double ep = trainer_epoch(t);
-        if ((r->x.resources
-             && ((srv = store_metric(st, r->id, "peak_workspace_bytes", t->step, ep,
-                                     (double)(ad_mem_peak() - mem0), e))
-                 || (srv = store_metric(st, r->id, "backward_runs", t->step, ep,
-                                        (double)backward, e))))
-            || (srv = checkpoint(&x, STORE_SNAPSHOT, e)) || (srv = store_ckpt_drop_resume(st, r->id, e)))
+        if ((srv = resources(&x, mem0, backward, e)) || (srv = checkpoint(&x, STORE_SNAPSHOT, e))
+            || (srv = store_ckpt_drop_resume(st, r->id, e)))
             goto out;
-    } else if (!strcmp(status, STORE_DIVERGED) && (srv = store_ckpt_drop_resume(st, r->id, e))) {
+    } else if (!strcmp(status, STORE_DIVERGED)
+               && ((srv = resources(&x, mem0, backward, e)) || (srv = store_ckpt_drop_resume(st, r->id, e)))) {
         goto out;
     }
 finish:
