@@ -5,14 +5,21 @@
 #   make test-conformance  optimizers step by step, cnn/resnet loss and gradient, against PyTorch
 #   make test-conv-train   cnn beats the MLP on Fashion-MNIST; resnet trains with and without skips
 #   make bench      benchmarks beside PyTorch (bench/README.md)
-#   make san        the test suite under AddressSanitizer + UBSan
-# Objects go to build/ (build/san/ for sanitizer builds).
+#   make san        the test suite (unit, CLI, runner, bad inputs) under AddressSanitizer + UBSan
+#   make test-faults  kill -9 during a sweep, read-only and full disks, two runners at once
+#   make valgrind   representative basin commands under valgrind (errors and leaks)
+#   make fuzz       each libFuzzer target (tests/fuzz/) for FUZZ_SECONDS (60); fuzz-ci: 20 s each
+# Objects go to build/ (build/san/ for sanitizer builds, build/fuzz/ for clang fuzz builds).
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pthread
+# override: `make CFLAGS=...` (san, fuzz) adds its flags to these, never drops them
+WFLAGS  ?= -Wall -Wextra -Werror
+override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WFLAGS) -pthread
 LDLIBS  += -llbfgsb -lgsl -lopenblas -lsqlite3 -lz -lm -pthread
 BUILD   ?= build
+# the command the tests run (make san: build/san/basin, leaving ./basin as it is)
+BIN     ?= basin
 DEPS    := scripts/deps.sh
 
 MODULES := core models optim probes experiments results plots
@@ -21,9 +28,9 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 TESTSRC := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-unit test-cli test-runner test-conformance test-conv-train bench bench-optim bench-conv san deps clean
+.PHONY: all run test test-unit test-cli test-runner test-bad test-faults valgrind fuzz fuzz-ci test-conformance test-conv-train bench bench-optim bench-conv san deps clean
 .SECONDARY: $(TESTBIN:=.o)   # keep test objects between builds
-all: basin
+all: $(BIN)
 
 deps:
 	@sh $(DEPS) build
@@ -33,7 +40,7 @@ deps:
 GIT_DESC := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(shell mkdir -p $(BUILD) && (echo '$(GIT_DESC)' | cmp -s - $(BUILD)/git-describe || echo '$(GIT_DESC)' >$(BUILD)/git-describe))
 $(BUILD)/experiments/runner.o: $(BUILD)/git-describe
-$(BUILD)/experiments/runner.o: CFLAGS += -DBASIN_GIT='"$(GIT_DESC)"'
+$(BUILD)/experiments/runner.o: override CFLAGS += -DBASIN_GIT='"$(GIT_DESC)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,7 +49,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libbasin.a: $(LIBOBJ)
 	ar rcs $@ $^
 
-basin: $(BUILD)/experiments/main.o $(BUILD)/libbasin.a
+$(BIN): $(BUILD)/experiments/main.o $(BUILD)/libbasin.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libbasin.a
@@ -54,17 +61,50 @@ run: deps
 	    --optim sgd --lr 0.05 --momentum 0.9 --batch 128 --epochs 3 --seed 1
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-cli test-runner
+	@$(MAKE) --no-print-directory test-unit test-cli test-runner test-bad
 
-test-unit: basin $(TESTBIN)
+test-unit: $(BIN) $(TESTBIN)
 	@sh tests/run_unit.sh $(TESTBIN)
 
-test-cli: basin
-	@sh tests/test_cli.sh ./basin
+test-cli: $(BIN)
+	@sh tests/test_cli.sh ./$(BIN)
 
 # experiment files, basin run (workers, kill -9 and SIGTERM resume), merge, queries
-test-runner: basin
-	@sh tests/test_runner.sh ./basin
+test-runner: $(BIN)
+	@sh tests/test_runner.sh ./$(BIN)
+
+# tests/bad/catalogue.tsv: one malformed input per line, its exit code and message
+test-bad: $(BIN)
+	@sh tests/test_bad.sh ./$(BIN)
+
+# kill -9 at random points of a sweep, then rerun: integrity, each run once, metrics
+# bit-identical; read-only directory and full disk; two `basin run` on one file
+test-faults: $(BIN)
+	@sh tests/test_faults.sh ./$(BIN)
+
+# a few representative commands under valgrind --error-exitcode=1 --leak-check=full
+valgrind: $(BIN)
+	@sh $(DEPS) valgrind
+	@sh tests/test_valgrind.sh ./$(BIN)
+
+# libFuzzer targets (clang, address + undefined), each on its seeds tests/fuzz/corpus/NAME;
+# new inputs and crash artifacts go to build/fuzz/. gcc's -Werror build is the warnings
+# gate: clang warns of other things (op-table rows that leave optional fields zero).
+FUZZ         := ini idx csv npy merge
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all
+fuzz fuzz-ci:
+	@sh $(DEPS) fuzz
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
+	    WFLAGS="-Wall -Wextra -Wno-missing-field-initializers" \
+	    $(FUZZ:%=build/fuzz/tests/fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh $(if $(filter fuzz-ci,$@),20,$(FUZZ_SECONDS)) $(FUZZ)
+
+.SECONDARY: $(FUZZ:%=$(BUILD)/tests/fuzz/fuzz_%.o) $(BUILD)/tests/fuzz/fuzz_file.o
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/fuzz_file.o \
+                            $(BUILD)/libbasin.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # 100 steps of every optimizer beside torch.optim / transcriptions of the reference
 # code, to 1e-9 relative; prints SKIP and succeeds without python3-torch
@@ -112,9 +152,9 @@ $(BUILD)/bench/bench_landscape: $(BUILD)/bench/bench_landscape.o $(BUILD)/libbas
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 san: deps
-	@$(MAKE) --no-print-directory BUILD=build/san \
+	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san/basin \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    test-unit test-cli
+	    test-unit test-cli test-runner test-bad
 
 clean:
 	rm -rf build basin

@@ -1,0 +1,183 @@
+#!/bin/sh
+# test_faults.sh -- fault injection on `basin run` (make test-faults):
+#   1. kill -9 (the whole process group: parent and workers) at random points of a
+#      running 6-run sweep, NKILL times (default 15), checking integrity_check after
+#      each kill; then a rerun: integrity_check ok, every run COMPLETED exactly once,
+#      metric rows bit-identical (but wall time) to an uninterrupted run's
+#   2. two `basin run` on one file and one database at the same time: each run trained
+#      by exactly one of them, the rows identical to the uninterrupted run's
+#   3. a read-only database directory: an error naming the database, no signal, the
+#      database intact
+#   4. a full disk: an error saying so, the database consistent; with space again
+#      the rerun completes every run with the uninterrupted run's rows
+# 3 and 4 use small tmpfs mounts (root), else chmod and `ulimit -f` (others).
+#
+#   sh tests/test_faults.sh ./basin        NKILL=15 FAULT_SEED=N to vary
+#
+# Needs the sqlite3 shell and setsid (util-linux). One "PASS name" or "FAIL name:
+# detail" line per check, then "N passed, M failed". About a minute on 2 cores.
+set -u
+
+B=${1:-./basin}
+case $B in /*) ;; *) B=$(pwd)/$B ;; esac
+NKILL=${NKILL:-15}
+SEED=${FAULT_SEED:-$(od -A n -N 2 -t u2 /dev/urandom | tr -d ' ')}
+np=0 nf=0
+pass() { np=$((np + 1)); echo "PASS $*"; }
+fail() { nf=$((nf + 1)); echo "FAIL $*"; }
+check() { n_=$1 d_=$2; shift 2; if "$@"; then pass "$n_"; else fail "$n_: $d_"; fi; }
+if [ ! -x "$B" ] || ! command -v sqlite3 >/dev/null 2>&1 || ! command -v setsid >/dev/null 2>&1; then
+    fail "setup: need an executable $B, the sqlite3 shell and setsid"
+    echo "$np passed, $nf failed"
+    exit 1
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/basin-faults.XXXXXX") || exit 3
+MOUNTS=""
+cleanup() {
+    for m in $MOUNTS; do umount "$m" 2>/dev/null; done
+    chmod -R u+w "$T" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+cd "$T" || exit 3
+BASIN_THREADS=1 LC_ALL=C
+export BASIN_THREADS LC_ALL
+echo "fault seed $SEED (FAULT_SEED=$SEED reproduces the kill times)"
+
+# q DB SQL: the sqlite3 shell's answer; qro for a database in a read-only directory
+q() { sqlite3 "$1" "$2" 2>&1; }
+qro() { sqlite3 "file:$1?immutable=1" "$2" 2>&1; }
+# rows DB: the metric rows without the wall-time column, sorted
+rows() { "$B" export --db "$1" --experiment faults --table metrics | cut -d, -f1-5 | sort; }
+# done_once DB: 6 runs, each COMPLETED, each once
+done_once() { [ "$(q "$1" "SELECT count(*) || ' ' || count(DISTINCT id) FROM runs WHERE status = 'COMPLETED'")" = "6 6" ] &&
+              [ "$(q "$1" 'SELECT count(*) FROM runs')" = 6 ]; }
+# trained LOG...: the run ids the logs say were trained to COMPLETED (not skipped)
+trained() { cat "$@" | sed -n 's/^\(\[w[0-9]*\] \)\{0,1\}COMPLETED \([0-9a-f]\{12\}\) .*/\2/p' | sort; }
+
+# 6 runs of 3000 steps (a few seconds in all), a resume checkpoint every 20 steps: a
+# kill lands in training, in metric flushes, in checkpoint writes, in claims
+cat >f.ini <<'EOF2'
+[experiment]
+name = faults
+seed = {1..3}
+[data]
+data = blobs
+samples = 512
+test-samples = 64
+[model]
+hidden = 96,96
+[optim]
+lr = {0.05, 0.1}
+momentum = 0.9
+[train]
+batch = 128
+steps = 3000
+eval-every = 100
+checkpoint-every = 20
+EOF2
+"$B" run f.ini --db clean.db --jobs 2 >clean.log 2>&1
+check "clean: 6 runs COMPLETED" "$(tail -n 2 clean.log | tr '\n' ' ')" done_once clean.db
+rows clean.db >clean.rows
+
+# ---- 1. kill -9 at random points -----------------------------------------------------------
+kills=0 tries=0 bad=""
+while [ $kills -lt "$NKILL" ] && [ $tries -lt $((3 * NKILL)) ]; do
+    tries=$((tries + 1))
+    # 0.05 .. 0.5 s after the start
+    d=$(awk -v s="$SEED" -v k=$tries 'BEGIN { srand(s * 1000 + k); printf "%.3f", 0.05 + 0.45 * rand() }')
+    setsid "$B" run f.ini --db k.db --jobs 2 >>k.log 2>&1 &
+    pid=$!
+    sleep "$d"
+    if kill -0 $pid 2>/dev/null; then
+        kill -KILL -$pid 2>/dev/null && kills=$((kills + 1))
+    fi
+    wait $pid 2>/dev/null
+    while pgrep -g $pid >/dev/null 2>&1; do sleep 0.05; done   # the workers too
+    ic=$(q k.db 'PRAGMA integrity_check')
+    [ "$ic" = ok ] || bad="$bad kill $kills after ${d}s: $ic;"
+done
+check "kill -9: $kills kills of a running sweep (of $NKILL)" "the sweep ended after $tries tries" test $kills -ge "$NKILL"
+check "kill -9: integrity_check ok after every kill" "$bad" test -z "$bad"
+echo "after the kills: $(q k.db 'SELECT count(*) || " " || status FROM runs GROUP BY status' | tr '\n' ' ')"
+"$B" run f.ini --db k.db --jobs 2 >>k.log 2>&1
+rc=$?
+check "kill -9: the rerun completes (exit 0)" "exit $rc: $(tail -n 2 k.log | tr '\n' ' ')" test $rc -eq 0
+check "kill -9: integrity_check ok" "$(q k.db 'PRAGMA integrity_check')" test "$(q k.db 'PRAGMA integrity_check')" = ok
+check "kill -9: every run COMPLETED exactly once" "$(q k.db 'SELECT status, count(*) FROM runs GROUP BY 1' | tr '\n' ' ')" done_once k.db
+rows k.db >k.rows
+check "kill -9: metric rows bit-identical to the uninterrupted sweep" \
+    "$(diff clean.rows k.rows | head -3 | tr '\n' ' ')" cmp -s clean.rows k.rows
+check "kill -9: one snapshot of the final theta per run, no resume checkpoint left" \
+    "$(q k.db "SELECT kind, count(*) FROM checkpoints GROUP BY 1" | tr '\n' ' ')" \
+    test "$(q k.db "SELECT count(*) FROM checkpoints WHERE kind = 'resume'") $(q k.db "SELECT count(DISTINCT run) || count(*) FROM checkpoints WHERE kind = 'snapshot'")" = "0 66"
+
+# ---- 2. two basin run at once -------------------------------------------------------------------
+"$B" run f.ini --db two.db >two1.log 2>&1 &
+p1=$!
+"$B" run f.ini --db two.db >two2.log 2>&1 &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+check "two runners: both exit 0" "exits $r1 and $r2: $(tail -n 1 two1.log) / $(tail -n 1 two2.log)" test $r1 -eq 0 -a $r2 -eq 0
+check "two runners: each run trained by exactly one" "$(trained two1.log two2.log | uniq -c | tr '\n' ' ')" \
+    test "$(trained two1.log two2.log | uniq | wc -l)" -eq 6 -a "$(trained two1.log two2.log | wc -l)" -eq 6
+check "two runners: every run COMPLETED exactly once" "" done_once two.db
+rows two.db >two.rows
+check "two runners: metric rows identical to one runner's" "$(diff clean.rows two.rows | head -3 | tr '\n' ' ')" \
+    cmp -s clean.rows two.rows
+
+# ---- 3 and 4: read-only and full disks ------------------------------------------------------------
+# disk DIR SIZE: DIR a fresh tmpfs of SIZE (root), else a plain directory
+disk() {
+    mkdir "$1"
+    if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o "size=$2" tmpfs "$1" 2>/dev/null; then
+        MOUNTS="$MOUNTS $T/$1"
+        return 0
+    fi
+    return 1
+}
+# an error, not a death by signal, naming the database
+error_named() { [ "$1" -eq 1 -o "$1" -eq 3 ] && grep -qF "$2" "$3"; }
+
+sed 's/^steps = 3000/steps = 100/' f.ini >s.ini
+disk ro 16m; mounted=$?
+"$B" run s.ini --db ro/x.db >/dev/null 2>&1
+before=$(q ro/x.db "SELECT status, count(*) FROM runs GROUP BY 1")
+if [ $mounted -eq 0 ]; then mount -o remount,ro "$T/ro"; else chmod a-w ro ro/x.db; fi
+sed 's/^seed = {1..3}/seed = {1..4}/' s.ini >s4.ini
+"$B" run s4.ini --db ro/x.db >ro.log 2>&1
+rc=$?
+check "read-only: basin run exits 1 or 3 naming the database" "exit $rc: $(head -c 200 ro.log)" error_named $rc ro/x.db ro.log
+"$B" runs --db ro/x.db >ro2.log 2>&1
+rc=$?
+check "read-only: basin runs exits 1 or 3 naming the database" "exit $rc: $(head -c 200 ro2.log)" error_named $rc ro/x.db ro2.log
+check "read-only: the database intact" "$(qro ro/x.db 'PRAGMA integrity_check')" \
+    test "$(qro ro/x.db 'PRAGMA integrity_check')" = ok -a "$(qro ro/x.db "SELECT status, count(*) FROM runs GROUP BY 1")" = "$before"
+
+if disk full 768k; then
+    "$B" run f.ini --db full/x.db >full.log 2>&1
+    rc=$?
+    check "full disk: exit 1 or 3, 'database or disk is full'" "exit $rc: $(tail -c 200 full.log)" \
+        error_named $rc "database or disk is full" full.log
+    check "full disk: integrity_check ok" "$(q full/x.db 'PRAGMA integrity_check')" \
+        test "$(q full/x.db 'PRAGMA integrity_check')" = ok
+    mount -o remount,size=64m "$T/full"
+else   # not root: a file-size limit; SIGXFSZ ignored, so writes fail with EFBIG
+    mkdir -p full
+    (trap '' XFSZ; ulimit -f 1500; exec "$B" run f.ini --db full/x.db) >full.log 2>&1
+    rc=$?
+    check "file-size limit: exit 1 or 3 naming the database" "exit $rc: $(tail -c 200 full.log)" \
+        error_named $rc full/x.db full.log
+    check "file-size limit: integrity_check ok" "$(q full/x.db 'PRAGMA integrity_check')" \
+        test "$(q full/x.db 'PRAGMA integrity_check')" = ok
+fi
+"$B" run f.ini --db full/x.db --jobs 2 >>full.log 2>&1
+check "full disk: with space again the rerun completes every run once" "$(tail -n 2 full.log | tr '\n' ' ')" done_once full/x.db
+rows full/x.db >full.rows
+check "full disk: metric rows identical to the uninterrupted sweep's" "$(diff clean.rows full.rows | head -3 | tr '\n' ' ')" \
+    cmp -s clean.rows full.rows
+
+echo "$np passed, $nf failed"
+[ "$nf" -eq 0 ]
