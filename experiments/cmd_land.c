@@ -1,7 +1,6 @@
 /* cmd_land.c -- the commands on neural collapse and loss landscapes: collapse (NC1-NC4
  * of a theta), landscape (a 1-D or 2-D slice to CSV) and interpolate (the line between
  * two thetas, its barrier, and the barrier after weight matching). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +48,9 @@ static int directions(session *s, double *d1, double *d2, err *e)
 {
     cfg *c = &s->c;
     model *m = s->m;
-    if (c->dir1) {
-        int rc = npy_read_exact(c->dir1, d1, m->n, e);
-        return rc ? rc : d2 ? npy_read_exact(c->dir2, d2, m->n, e) : 0;
+    if (c->dir1) {   /* checked finite: a NaN direction would fill the grid with NaN */
+        int rc = session_read_vector(c->dir1, d1, m->n, e);
+        return rc ? rc : d2 ? session_read_vector(c->dir2, d2, m->n, e) : 0;
     }
     if (c->axes == 0)
         return land_directions(m, s->theta, c->seed, (enum land_norm)c->land_norm, !c->ignore_none,
@@ -164,16 +163,6 @@ int cmd_landscape(session *s, err *e)
     return rc;
 }
 
-/* Read a theta file, checked like --init. */
-static int read_theta(const char *path, double *th, size_t n, err *e)
-{
-    int rc = npy_read_exact(path, th, n, e);
-    for (size_t i = 0; i < n && !rc; i++)
-        if (!isfinite(th[i]))
-            rc = err_set(e, ERR_DATA, "%s: element %zu is %g; theta must be finite", path, i, th[i]);
-    return rc;
-}
-
 /* The model options a run given as --to must share with theta_a's. */
 static const char *const model_keys[] = {"model", "hidden", "act", "slope", "no-bias", "loss",
                                          "channels", "width", "blocks", "skip", NULL};
@@ -238,7 +227,7 @@ int cmd_interpolate(session *s, err *e)
         tb = NULL;
         rc = to_run(s, &tb, e);
     } else if (!rc) {
-        rc = read_theta(c->to, tb, m->n, e);
+        rc = session_read_vector(c->to, tb, m->n, e);
     }
     batch b = session_batch(s->train);
     rc = rc ? rc : land_interpolate(m, s->theta, tb, c->alpha, b, loss, acc, &r, e);
