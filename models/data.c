@@ -120,9 +120,9 @@ static uint32_t data_be32(const unsigned char *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-/* Read up to len bytes from f into buf, adding them to *got. ERR_DATA for corrupt
- * gzip data or when the file ends first (naming `what`, the bytes it needs, `total`,
- * and the bytes it held, *got). */
+/* Read len bytes from f into buf, adding them to *got. ERR_DATA for corrupt gzip data
+ * or when the file ends first (naming `what`, the bytes it needs, `total`, and the
+ * bytes it held, *got). */
 static int data_gz_fill(gzFile f, const char *path, unsigned char *buf, size_t len,
                         const char *what, size_t total, size_t *got, err *e)
 {

@@ -12,7 +12,7 @@ static char scratch[4096];
 static void fuzz_cleanup(void)
 {
     static const char *const names[] = {
-        "in", "in.ini", "in.csv", "in.npy", "in.db", "in.db-wal", "in.db-shm", "in.db-journal",
+        "in.ini", "in.csv", "in.npy", "in.db", "in.db-wal", "in.db-shm", "in.db-journal",
         "out.db", "out.db-wal", "out.db-shm", "out.db-journal",
         "idx/train-images-idx3-ubyte", "idx/train-labels-idx1-ubyte",
         "idx/t10k-images-idx3-ubyte", "idx/t10k-labels-idx1-ubyte",
