@@ -160,8 +160,14 @@ static double now(void)
 /* Record the connection's last error for an rc that is not OK. */
 static int db_err(store *s, int rc, const char *what, err *e)
 {
-    return err_set(e, rc == SQLITE_NOMEM ? ERR_SYS : ERR_DATA, "%s: %s: %s (sqlite rc %d)",
-                   s->path, what, sqlite3_errmsg(s->db), rc);
+    /* ERR_SYS for what the system did (memory, I/O, a full disk, a file that cannot be
+     * opened or written: README's exit status 3), ERR_DATA for what the file holds. */
+    int prim = rc & 0xff;
+    int sys = prim == SQLITE_NOMEM || prim == SQLITE_IOERR || prim == SQLITE_FULL
+              || prim == SQLITE_CANTOPEN || prim == SQLITE_READONLY;
+    return err_set(e, sys ? ERR_SYS : ERR_DATA, "%s: %s: %s%s (sqlite rc %d)", s->path, what,
+                   sqlite3_errmsg(s->db), prim == SQLITE_CANTOPEN ? " (readers and writers "
+                   "alike need its directory writable, for the -wal and -shm files)" : "", rc);
 }
 
 static int exec(store *s, const char *sql, err *e)
@@ -763,7 +769,7 @@ int store_ckpt_get(store *s, const char *run, const char *kind, long step,
     sqlite3_bind_int64(st, 3, step);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
-        size_t tb, sb;
+        size_t tb = 0, sb = 0;
         c->step = (long)sqlite3_column_int64(st, 0);
         c->epoch = sqlite3_column_double(st, 1);
         c->n = (size_t)sqlite3_column_int64(st, 2);
