@@ -1,7 +1,11 @@
 # basin -- one GNU Makefile.
 #   make            build ./basin
-#   make run        the main job (installs missing Debian packages first)
-#   make test       build and run every test program and the CLI tests
+#   make run        the demo: experiments/quickstart.ini into results/basin.db and PNGs
+#                   (installs missing Debian packages first)
+#   make test       build and run every test program, the CLI tests and every experiment
+#                   file at a tiny size (test-experiments)
+#   make test-science  the published phenomena at full size (tests/science/)
+#   make experiments   the whole suite experiments/*.ini into results/basin.db
 #   make test-conformance  optimizers step by step, cnn/resnet loss and gradient, against PyTorch
 #   make test-conv-train   cnn beats the MLP on Fashion-MNIST; resnet trains with and without skips
 #   make bench      benchmarks beside PyTorch (bench/README.md)
@@ -28,7 +32,7 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 TESTSRC := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-unit test-cli test-runner test-bad test-faults valgrind fuzz fuzz-ci test-conformance test-conv-train bench bench-optim bench-conv san deps clean
+.PHONY: all run test test-unit test-cli test-runner test-bad test-experiments test-science experiments test-faults valgrind fuzz fuzz-ci test-conformance test-conv-train bench bench-optim bench-conv san deps clean
 .SECONDARY: $(TESTBIN:=.o)   # keep test objects between builds
 all: $(BIN)
 
@@ -55,13 +59,48 @@ $(BIN): $(BUILD)/experiments/main.o $(BUILD)/libbasin.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libbasin.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# the demo: experiments/quickstart.ini (SGD vs SAM vs AdEMAMix on Fashion-MNIST with the
+# sharpness tracked) into results/basin.db, then neural-collapse metrics and a 2-D
+# landscape of the SGD run's final weights, and the figures, into results/quickstart/
+DEMO := results/quickstart
 run: deps
 	@$(MAKE) --no-print-directory basin
-	./basin train --data fashion-mnist --samples 10000 --model mlp --hidden 256,256 \
-	    --optim sgd --lr 0.05 --momentum 0.9 --batch 128 --epochs 3 --seed 1
+	./basin run experiments/quickstart.ini --db results/basin.db
+	@mkdir -p $(DEMO)
+	@sgd=$$(sqlite3 results/basin.db "SELECT run FROM runs_wide WHERE experiment = 'quickstart' \
+	    AND optim = 'sgd' AND status = 'COMPLETED' LIMIT 1" | cut -c1-12); \
+	echo "neural collapse of the SGD run $$sgd (2000 training images) -> $(DEMO)/collapse.txt"; \
+	./basin collapse --init $$sgd --db results/basin.db --samples 2000 >$(DEMO)/collapse.txt && \
+	grep -E '^(nc1|nc2_equinorm_means|nc3|nc4|train_error)=' $(DEMO)/collapse.txt; \
+	echo "2-D filter-normalized landscape of $$sgd, 21 x 21 on [-1, 1]^2, 2000 images -> $(DEMO)/landscape.csv"; \
+	./basin landscape --init $$sgd --db results/basin.db --samples 2000 --x -1:1:21 --y -1:1:21 \
+	    --out $(DEMO)/landscape.csv >/dev/null
+	@./basin plot curves --db results/basin.db --experiment quickstart --metric test_acc --out $(DEMO)/test-acc.png
+	@./basin plot curves --db results/basin.db --experiment quickstart --metric batch_loss --logy --out $(DEMO)/loss.png
+	@./basin plot sharpness --db results/basin.db --experiment quickstart --out $(DEMO)/sharpness.png
+	@printf 'set datafile separator ","\nset terminal pngcairo size 800,600\nset output "%s"\nset title "quickstart: SGD run, loss on theta + x d1 + y d2 (filter-normalized)"\nset xlabel "x"\nset ylabel "y"\nset view map\nset dgrid3d 21,21\nset contour base\nsplot "%s" using 1:2:3 skip 1 with pm3d notitle\n' \
+	    $(DEMO)/landscape.png $(DEMO)/landscape.csv | gnuplot && echo "wrote $(DEMO)/landscape.png"
+	@echo; echo "results: results/basin.db (SQLite; schema and queries in results/README.md), figures in $(DEMO)/"; \
+	echo "  ./basin runs --experiment quickstart"; \
+	echo "  ./basin compare --experiment quickstart --by optim --metric test_acc"; \
+	echo "  sqlite3 results/basin.db \"SELECT w.optim, m.step, m.value FROM metrics m JOIN runs_wide w ON w.run = m.run WHERE m.key = 'lambda_max' ORDER BY 1, 2\""; \
+	./basin compare --experiment quickstart --by optim --metric test_acc --db results/basin.db
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-cli test-runner test-bad
+	@$(MAKE) --no-print-directory test-unit test-cli test-runner test-bad test-experiments
+
+# every experiments/*.ini at a tiny size (basin run --set): runs, records, renders
+test-experiments: $(BIN)
+	@sh tests/science/tiny.sh ./$(BIN)
+
+# the published phenomena at full size (tests/science/*.sh; stores and figures in
+# build/science, completed runs kept, so a rerun only re-checks): README, "Experiments"
+test-science: $(BIN)
+	@sh tests/science/run.sh
+
+# the whole suite of experiment files into results/basin.db
+experiments: $(BIN)
+	@for f in experiments/*.ini; do ./$(BIN) run $$f --db results/basin.db || exit $$?; done
 
 test-unit: $(BIN) $(TESTBIN)
 	@sh tests/run_unit.sh $(TESTBIN)
