@@ -27,6 +27,7 @@ has() { grep -Eq "^[[:space:]]*$1[[:space:]]*=" "$2"; }
 files=$*
 [ -n "$files" ] || files=$(ls "$ROOT"/experiments/*.ini)
 for f in $files; do
+    case $f in /*) ;; *) f=$PWD/$f ;; esac
     n=$(basename "$f" .ini)
     db=$T/$n.db
     set --
