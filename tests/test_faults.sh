@@ -77,16 +77,21 @@ steps = 3000
 eval-every = 100
 checkpoint-every = 20
 EOF2
+t0=$(date +%s.%N)
 "$B" run f.ini --db clean.db --jobs 2 >clean.log 2>&1
-check "clean: 6 runs COMPLETED" "$(tail -n 2 clean.log | tr '\n' ' ')" done_once clean.db
+TS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+check "clean: 6 runs COMPLETED (in ${TS}s)" "$(tail -n 2 clean.log | tr '\n' ' ')" done_once clean.db
 rows clean.db >clean.rows
 
 # ---- 1. kill -9 at random points -----------------------------------------------------------
 kills=0 tries=0 bad=""
 while [ $kills -lt "$NKILL" ] && [ $tries -lt $((3 * NKILL)) ]; do
     tries=$((tries + 1))
-    # 0.05 .. 0.8 s after the start
-    d=$(awk -v s="$SEED" -v k=$tries 'BEGIN { srand(s * 1000 + k); printf "%.3f", 0.05 + 0.75 * rand() }')
+    # 20 .. 100 % of 0.9 T / NKILL after the start (T: the uninterrupted sweep's time):
+    # the NKILL attempts make at most 90 % of the sweep's progress, so it cannot end
+    # before them however fast the machine (they land in start-up, training, flushes,
+    # checkpoint writes and claims of the first runs; the rerun finishes the rest)
+    d=$(awk -v s="$SEED" -v k=$tries -v T="$TS" -v n="$NKILL" 'BEGIN { srand(s * 1000 + k); printf "%.3f", 0.9 * T / n * (0.2 + 0.8 * rand()) }')
     setsid "$B" run f.ini --db k.db --jobs 2 >>k.log 2>&1 &
     pid=$!
     sleep "$d"
