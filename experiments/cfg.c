@@ -30,6 +30,7 @@ enum opt_id {
     /* basin run's [probes] (CMD_RUN) */
     O_HESSIAN_EVERY, O_HESSIAN_TOP, O_TRACE_EVERY, O_DENSITY_EVERY, O_SHARPNESS_EVERY,
     O_SHARPNESS_KIND, O_SHARPNESS_RHO, O_SHARPNESS_ADAPTIVE, O_PROBE_SAMPLES, O_PROBE_TOL,
+    O_COLLAPSE_EVERY, O_OVERLAP_TOP,
     O_COUNT
 };
 
@@ -156,6 +157,8 @@ static const struct option_row {
     [O_SHARPNESS_ADAPTIVE] = {"sharpness-adaptive", CMD_RUN, NULL, "sharpness perturbations scaled elementwise by |theta| (sam, worst-*, average)"},
     [O_PROBE_SAMPLES] = {"probe-samples", CMD_RUN, "N", "every probe on the same seeded random N training samples (RNG_PROBE stream; default 0: the whole training split)"},
     [O_PROBE_TOL] = {"probe-tol", CMD_RUN, "T", "Lanczos residual estimates <= T*|lambda_max|; Hutchinson's relative change (default 1e-3)"},
+    [O_COLLAPSE_EVERY] = {"collapse-every", CMD_RUN, "N", "every N steps: neural collapse metrics nc1 ... nc4, within_class_trace, nc_error, nc_margin on the probe samples (default 0: off)"},
+    [O_OVERLAP_TOP] = {"overlap-top", CMD_RUN, "K", "grad_overlap with the top K of the hessian-top eigenvectors, e.g. the number of classes (default 0: all hessian-top)"},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == O_COUNT, "one row per option");
 
@@ -457,6 +460,8 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     case O_SHARPNESS_ADAPTIVE: c->probes.adaptive = 1; break;
     case O_PROBE_SAMPLES: rc = count(name, v, 0, 1e9, &x, e); c->probes.samples = (size_t)x; break;
     case O_PROBE_TOL: rc = num(name, v, 1e-16, 1, &x, e); c->probes.tol = x; break;
+    case O_COLLAPSE_EVERY: rc = count(name, v, 0, 1e12, &x, e); c->probes.collapse_every = (long)x; break;
+    case O_OVERLAP_TOP: rc = count(name, v, 0, 1000, &x, e); c->probes.overlap_top = (int)x; break;
     case O_COUNT: break;
     }
     return rc;
@@ -575,6 +580,8 @@ static int get(const cfg *c, enum opt_id id, char *b, size_t cap)
     case O_SHARPNESS_ADAPTIVE: t = c->probes.adaptive ? "true" : "false"; break;
     case O_PROBE_SAMPLES: x = (double)c->probes.samples; break;
     case O_PROBE_TOL: x = c->probes.tol; break;
+    case O_COLLAPSE_EVERY: x = (double)c->probes.collapse_every; break;
+    case O_OVERLAP_TOP: x = c->probes.overlap_top; break;
     case O_START:
         if (!c->has_start)
             return -1;

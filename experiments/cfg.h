@@ -26,6 +26,9 @@ typedef struct probe_plan {
     long hessian_every;     /* top eigenpairs, lambda_max, edge-of-stability metrics,
                                gradient overlap, Adam's preconditioned sharpness; 0: off */
     long trace_every, density_every, sharpness_every;   /* 0: off */
+    long collapse_every;    /* neural collapse metrics (probes/collapse.h); 0: off */
+    int overlap_top;        /* grad_overlap's subspace: the top overlap_top of the
+                               hessian-top eigenvectors; 0: all of them */
     size_t samples;         /* the probe subset; 0: the whole training split */
     int top;                /* eigenpairs at hessian steps (1) */
     double tol;             /* Lanczos and Hutchinson tolerance (1e-3) */

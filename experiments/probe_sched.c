@@ -7,6 +7,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "../core/rng.h"
+#include "../probes/collapse.h"
 #include "probe_sched.h"
 
 /* RNG_PROBE sub-streams (probe_sched.h). */
@@ -78,9 +79,15 @@ int probe_sched_new(const trainer *t, probe_sched **out, err *e)
     const session *s = t->s;
     const probe_plan *pl = &s->c.probes;
     *out = NULL;
-    if (!pl->hessian_every && !pl->trace_every && !pl->density_every && !pl->sharpness_every)
+    if (!pl->hessian_every && !pl->trace_every && !pl->density_every && !pl->sharpness_every
+        && !pl->collapse_every)
         return 0;
+    if (pl->collapse_every && (!s->train || !s->train->classes))
+        return err_set(e, ERR_USAGE, "collapse-every: needs a classification dataset and a network");
     size_t n = s->m->n;
+    if (pl->overlap_top > pl->top)
+        return err_set(e, ERR_USAGE, "overlap-top %d exceeds hessian-top %d", pl->overlap_top,
+                       pl->top);
     if (pl->hessian_every && (size_t)pl->top > n)
         return err_set(e, ERR_USAGE, "hessian-top %d: the %s model has %zu parameters", pl->top,
                        s->m->kind, n);
@@ -121,7 +128,7 @@ static int due(long every, const trainer *t)
 int probe_sched_due(const probe_sched *p, const trainer *t)
 {
     return due(p->p.hessian_every, t) || due(p->p.trace_every, t) || due(p->p.density_every, t)
-        || due(p->p.sharpness_every, t);
+        || due(p->p.sharpness_every, t) || due(p->p.collapse_every, t);
 }
 
 /* One metric row of the probe step; store errors as minus their code. */
@@ -159,7 +166,8 @@ static int hessian(probe_sched *p, const trainer *t, hess_op *op, store *st, con
     rc = rc ? rc : metric(t, st, run, "eos_ratio", lr * lmax / 2, e);
     if (!rc && p->momentum)
         rc = metric(t, st, run, "eos_threshold_momentum", sharp_eos_threshold(lr, p->hp.momentum), e);
-    rc = rc ? rc : metric(t, st, run, "grad_overlap", hess_overlap(p->g, r.vectors, r.k, n), e);
+    int ko = p->p.overlap_top > 0 && p->p.overlap_top < r.k ? p->p.overlap_top : r.k;
+    rc = rc ? rc : metric(t, st, run, "grad_overlap", hess_overlap(p->g, r.vectors, ko, n), e);
     hess_eigs_result_free(&r);
     long steps = opt_steps(t->o);
     if (rc || !p->adam_v || steps < 1)
@@ -252,6 +260,30 @@ static int sharpness(probe_sched *p, const trainer *t, store *st, const char *ru
     return metric(t, st, run, key, r.value, e);
 }
 
+/* Neural collapse on the probe samples: every nc_result field as a metric (the keys
+ * of probe_sched.h), and a collapse-table row with nc2 = the equiangularity of the
+ * class means (the table has one nc2 column; basin plot collapse draws it). */
+static int collapse(probe_sched *p, const trainer *t, store *st, const char *run, err *pe,
+                    err *e)
+{
+    nc_result r;
+    int rc = nc_model(p->s->m, p->s->theta, p->b, 0, &r, pe);
+    if (rc)
+        return rc;
+    const char *keys[] = {"nc1", "nc1_notebook", "nc2_equinorm_means", "nc2_equinorm_weights",
+                          "nc2_equiangular_means", "nc2_equiangular_weights", "nc3", "nc4",
+                          "within_class_trace", "nc_error", "nc_margin"};
+    double v[] = {r.nc1, r.nc1_notebook, r.nc2_equinorm_means, r.nc2_equinorm_weights,
+                  r.nc2_equiangular_means, r.nc2_equiangular_weights, r.nc3, r.nc4,
+                  r.within_class_trace, r.error, r.margin};
+    for (size_t k = 0; !rc && k < sizeof v / sizeof v[0]; k++)
+        rc = metric(t, st, run, keys[k], v[k], e);
+    double nc[4] = {r.nc1, r.nc2_equiangular_means, r.nc3, r.nc4};
+    if (!rc && store_collapse_put(st, run, t->step, "train", nc, e))
+        rc = -e->code;
+    return rc;
+}
+
 int probe_sched_run(probe_sched *p, const trainer *t, store *st, const char *run, err *pe,
                     err *e)
 {
@@ -268,6 +300,8 @@ int probe_sched_run(probe_sched *p, const trainer *t, store *st, const char *run
         rc = density(p, t, op, st, run, pe, e);
     if (!rc && due(p->p.sharpness_every, t))
         rc = sharpness(p, t, st, run, pe, e);
+    if (!rc && due(p->p.collapse_every, t))
+        rc = collapse(p, t, st, run, pe, e);
     hess_op_free(op);
     return rc;
 }

@@ -23,7 +23,9 @@
  *                    lambda_max, eos_threshold = 2/lr, eos_ratio = lr lambda_max / 2,
  *                    eos_threshold_momentum = (2 + 2 beta)/lr for SGD with heavy-ball
  *                    momentum beta > 0, grad_overlap = the share of the probe
- *                    gradient's squared norm in the span of the eigenvectors; for adam
+ *                    gradient's squared norm in the span of the eigenvectors (the
+ *                    first overlap-top of them when set: the top-C subspace of Gur-Ari
+ *                    et al. beside a longer spectrum); for adam
  *                    and adamw (also as the base rule of sam, gam, forward-grad) after
  *                    step 0: precond_sharpness = lambda_max(P^-1 H) with the
  *                    preconditioner of the last update, P = (1 - beta1^t)
@@ -35,6 +37,13 @@
  *   density-every    density rows: the nodes of the SLQ run, weights summing to 1
  *   sharpness-every  a sharpness row (kind sharp_<kind>, dashes as underscores) and the
  *                    metric of that key
+ *   collapse-every   neural collapse (probes/collapse.h, nc_model) on the probe samples,
+ *                    as metrics: nc1, nc1_notebook, nc2_equinorm_means,
+ *                    nc2_equinorm_weights, nc2_equiangular_means, nc2_equiangular_weights,
+ *                    nc3, nc4, within_class_trace, nc_error (1 - accuracy of the network
+ *                    on those samples) and nc_margin (mean of z_y - max_{c != y} z_c);
+ *                    and a collapse row (split train) whose nc2 is
+ *                    nc2_equiangular_means (the table has one nc2 column)
  * Eigenvalue residuals, iteration counts and convergence are not stored (the tables
  * have no column for them); `basin hessian --init RUN@STEP` reports them. */
 #ifndef BASIN_PROBE_SCHED_H

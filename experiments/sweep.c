@@ -90,8 +90,10 @@ static const struct section {
     {"train", " batch epochs steps no-shuffle eval-every checkpoint-every snapshot-every"
               " resources "},
     {"probes", " hessian-every hessian-top trace-every density-every sharpness-every"
-               " sharpness-kind sharpness-rho sharpness-adaptive probe-samples probe-tol "},
+               " sharpness-kind sharpness-rho sharpness-adaptive probe-samples probe-tol"
+               " collapse-every overlap-top "},
     {"landscape", " "},
+    {"plots", " "},    /* dir and plot names (exp.h): checked by exp_plot, not options */
 };
 #define NSECTIONS (int)(sizeof sections / sizeof sections[0])
 
@@ -333,6 +335,13 @@ static int canon_add(canon *c, const char *key, const char *val, err *e)
     return 0;
 }
 
+/* Keys added after runs were stored: written only when not at their default, so the
+ * ids of the runs without them stay as they were. */
+static int omitted_at_default(const char *key, const char *val)
+{
+    return (!strcmp(key, "collapse-every") || !strcmp(key, "overlap-top")) && !strcmp(val, "0");
+}
+
 /* The canonical configuration of r (without the seed line when !with_seed): every
  * option of basin train that has a canonical form, in table order, then eval-every
  * and snapshot-every (and resources when on). With `params`, also r's (key, value) pairs. */
@@ -355,7 +364,7 @@ static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
     char buf[1024];
     for (int i = 0; !rc && (n = cfg_option(i, &cmds, &takes)); i++)
         if ((cmds & EXP_CMDS) && cfg_get(&r->c, EXP_CMDS, n, buf, sizeof buf) == 0
-            && (with_seed || strcmp(n, "seed") != 0))
+            && (with_seed || strcmp(n, "seed") != 0) && !omitted_at_default(n, buf))
             rc = canon_add(&c, n, buf, e);
     snprintf(buf, sizeof buf, "%ld", r->x.eval_every);
     rc = rc ? rc : canon_add(&c, "eval-every", buf, e);
@@ -385,6 +394,8 @@ static int resolve(exp_plan *p, const axis *ax, int nax, const int *ix, exp_run 
         for (int a = 0; a < nax; a++)
             if (ax[a].entry == (int)i)
                 val = ax[a].items[ix[a]];
+        if (!strcmp(v->section, "plots"))   /* drawn after the runs, not configuration */
+            continue;
         rc = apply(f, v, val, r, e);
         if (strcmp(v->key, "epochs") == 0)
             epochs_line = v->line ? v->line : -1;   /* 0: a --set */
@@ -432,6 +443,11 @@ static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
     for (size_t i = 0; i < f->n; i++) {
         const ini_entry *v = &f->v[i];
         int s = section_index(v->section);
+        if (!strcmp(v->section, "plots")) {
+            if (strcmp(v->key, "dir") && exp_plot(v->value, "x", "x.db", "x.png", 1, e))
+                return err_wrap(e, "%s:%d: [plots] %s", f->path, v->line, v->key);
+            continue;
+        }
         enum key_kind kind;
         int order, home = classify(v->key, &kind, &order);
         if (kind == K_UNKNOWN) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../experiments/exp.h"
 #include "../plots/plot.h"
 #include "check.h"
 
@@ -145,6 +146,12 @@ static int rows(const char *text, int index, double v[][6], int maxr, int *blank
         p = end ? end + 1 : NULL;
     }
     return n;
+}
+
+/* exp_plot's check of a [plots] value (experiments/cmd_plot.c). */
+static int exp_plot_check(const char *spec, err *e)
+{
+    return exp_plot(spec, "fx", "fx.db", "fx.png", 1, e);
 }
 
 static store *open_fx(const char *db)
@@ -339,6 +346,10 @@ static void test_data(const char *db)
     CHECK(rc == ERR_DATA && strstr(e.msg, "no_such_metric"), "curves: nothing to draw is ERR_DATA",
           "rc %d %s", rc, e.msg);
     o.metric = NULL;
+    CHECK(exp_plot_check("curves --metric test_loss --logy", &e) == 0
+              && exp_plot_check("curves --db other.db", &e) == ERR_USAGE
+              && exp_plot_check("pie", &e) == ERR_USAGE,
+          "[plots]: specs checked as basin plot's arguments", "%s", e.msg);
     o.kind = "pie";
     CHECK(plot_opts_check(&o, &e) == ERR_USAGE, "options: unknown kind", "-");
     o.kind = "curves";

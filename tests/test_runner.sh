@@ -361,5 +361,59 @@ expect "init RUN: a conflicting model option" 2 "--hidden 16 conflicts with run"
     "$B" hessian --db pr.db --init "$pid_" --hidden 16
 expect "--db without a run refused" 2 "give --init RUN[@STEP]" "$B" hessian --db pr.db --data blobs --hidden 8
 
+# ---- 12. neural collapse during training, landscapes and interpolation of stored runs ----
+{ cat np.ini; printf '[probes]\ncollapse-every = 4\n'; } >nc.ini
+expect "collapse-every: a run" 0 "COMPLETED" "$B" run nc.ini --db nc.db
+train_rows nc.db >nc.m
+check "collapse-every: training metric rows identical without it" "" cmp -s nc.m np.m
+"$B" export --db nc.db --experiment t --table metrics >ncm.csv
+check "collapse-every: 11 NC metrics at steps 0 4 8 12" "$(grep -c ',nc' ncm.csv) nc rows" \
+    awk -F, '$2 ~ /^(nc1|nc1_notebook|nc2_equinorm_means|nc2_equinorm_weights|nc2_equiangular_means|nc2_equiangular_weights|nc3|nc4|within_class_trace|nc_error|nc_margin)$/ { n[$3]++ }
+        END { exit !(n[0] == 11 && n[4] == 11 && n[8] == 11 && n[12] == 11 && length(n) == 4) }' ncm.csv
+nid=$("$B" run nc.ini --dry-run | sed -n 2p | cut -c1-8)
+expect "collapse-every: basin collapse on the final snapshot" 0 "nc1=" "$B" collapse --db nc.db --init "$nid"
+check "collapse-every: the last nc1 and nc_error equal basin collapse's" "$(grep '^nc1=' out)" \
+    awk -F, -v c="$(sed -n 's/^nc1=//p' out)" -v e="$(sed -n 's/^train_error=//p' out)" \
+        '$2 == "nc1" && $3 == 12 { a = ($5 - c) / c; n++ } $2 == "nc_error" && $3 == 12 { b = $5 - e; n++ }
+         END { exit !(n == 2 && a * a < 1e-24 && b * b < 1e-24) }' ncm.csv
+expect "landscape --db: a 2-D grid stored with the run" 0 "stored=nc.db|step=12|grid=0" \
+    "$B" landscape --db nc.db --init "$nid" --x -1:1:5 --y -0.5:0.5:3 --out g.csv
+if [ "$HAVE_SQLITE" -eq 1 ]; then
+    check "landscape --db: specification (axes, normalization, samples, 5 x 3)" \
+        "$(q nc.db 'SELECT * FROM landscape_grids')" test "$(q nc.db "SELECT step, split, dir_seed,
+            normalization, nx, ny, axes, ignore_biasbn, samples, subset FROM landscape_grids")" = \
+            "12|train|3|filter|5|3|random|1|128|first"
+    check "landscape --db: point (x 0.5, y 0.5) is row i 2, j 3, equal to the CSV" "" \
+        awk -v a="$(q nc.db "SELECT loss FROM landscape_points WHERE i = 2 AND j = 3 AND alpha = 0.5
+            AND beta = 0.5")" -v b="$(grep '^0.5,0.5,' g.csv | cut -d, -f3)" \
+            'BEGIN { exit !(a != "" && ((a - b) / b) ^ 2 < 1e-24) }'
+    check "collapse-every: off leaves the configuration (run id) as before" "" \
+        test "$(q np.db "SELECT count(*) FROM runs WHERE config LIKE '%collapse%'")" -eq 0
+    check "store: schema version 2" "" test "$(q nc.db 'PRAGMA user_version')" -eq 2
+fi
+expect "landscape --db without a run refused" 2 "give --init RUN[@STEP]" \
+    "$B" landscape --db nc.db --data blobs --hidden 8 --x -1:1:3
+{ cat np.ini; printf '[probes]\nhessian-every = 4\nhessian-top = 3\nprobe-samples = 100\noverlap-top = 1\n'; } >ov.ini
+expect "overlap-top: a run" 0 "COMPLETED" "$B" run ov.ini --db ov.db
+"$B" export --db ov.db --experiment t --table metrics >ovm.csv
+check "overlap-top: the top-1 overlap <= the top-3 one, eigenvalues as before" "" \
+    awk -F, 'FNR == NR { if ($2 == "grad_overlap") o[$3] = $5; next }
+        $2 == "grad_overlap" { n++; if (!($3 in o) || o[$3] > $5 + 1e-12) exit 1 } END { exit n != 4 }' ovm.csv prm.csv
+check "overlap-top: lambda_max as without it" "" sh -c 'test "$(grep ",lambda_max," ovm.csv | cut -d, -f2-5)" = "$(grep ",lambda_max," prm.csv | cut -d, -f2-5)"' 
+printf '[probes]\nhessian-every = 4\nhessian-top = 2\noverlap-top = 3\n' | cat np.ini - >ovb.ini
+expect "overlap-top above hessian-top refused" 1 "overlap-top 3 exceeds hessian-top 2" "$B" run ovb.ini --db ovb.db
+exp_file "lr = 0.05" "steps = 12
+snapshot-every = 6" "seed = {3, 4}" >two.ini
+"$B" run two.ini --db two.db >/dev/null 2>&1
+ta=$("$B" run two.ini --dry-run | sed -n 2p | cut -c1-8)
+tb=$("$B" run two.ini --dry-run | sed -n 3p | cut -c1-8)
+expect "interpolate: --from RUN --to RUN2 (two seeds)" 0 "barrier_loss=|loss_b=" \
+    "$B" interpolate --db two.db --from "$ta" --to "$tb" --alpha 0:1:5
+"$B" init --data blobs --hidden 4 --seed 3 --out a4.npy >/dev/null 2>&1
+expect "interpolate: --from RUN@6 --to RUN (two checkpoints of one run)" 0 "barrier_loss=" \
+    "$B" interpolate --db two.db --from "$ta@6" --to "$ta" --alpha 0:1:5
+expect "interpolate: --to a run of another model refused" 2 "has hidden = 8" \
+    "$B" interpolate --db two.db --data blobs --hidden 4 --from a4.npy --to "$ta"
+
 echo "$np passed, $nf failed"
 [ "$nf" -eq 0 ]
