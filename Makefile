@@ -89,9 +89,11 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory test-unit test-cli test-runner test-bad test-experiments
 
-# every experiments/*.ini at a tiny size (basin run --set): runs, records, renders
+# every experiments/*.ini at a tiny size (basin run --set): runs, records, renders;
+# then each file as shipped for 2 steps against the full runs' recorded batch losses
 test-experiments: $(BIN)
 	@sh tests/science/tiny.sh ./$(BIN)
+	@sh tests/science/recorded.sh check ./$(BIN)
 
 # the published phenomena at full size (tests/science/*.sh; stores and figures in
 # build/science, completed runs kept, so a rerun only re-checks): README, "Experiments"
