@@ -66,20 +66,15 @@ DEMO := results/quickstart
 run: deps
 	@$(MAKE) --no-print-directory basin
 	./basin run experiments/quickstart.ini --db results/basin.db
-	@mkdir -p $(DEMO)
 	@sgd=$$(sqlite3 results/basin.db "SELECT run FROM runs_wide WHERE experiment = 'quickstart' \
 	    AND optim = 'sgd' AND status = 'COMPLETED' LIMIT 1" | cut -c1-12); \
 	echo "neural collapse of the SGD run $$sgd (2000 training images) -> $(DEMO)/collapse.txt"; \
 	./basin collapse --init $$sgd --db results/basin.db --samples 2000 >$(DEMO)/collapse.txt && \
-	grep -E '^(nc1|nc2_equinorm_means|nc3|nc4|train_error)=' $(DEMO)/collapse.txt; \
-	echo "2-D filter-normalized landscape of $$sgd, 21 x 21 on [-1, 1]^2, 2000 images -> $(DEMO)/landscape.csv"; \
+	grep -E '^(nc1|nc2_equinorm_means|nc3|nc4|train_error)=' $(DEMO)/collapse.txt && \
+	echo "2-D filter-normalized landscape of $$sgd, 21 x 21 on [-1, 1]^2, 2000 images -> $(DEMO)/landscape.png" && \
 	./basin landscape --init $$sgd --db results/basin.db --samples 2000 --x -1:1:21 --y -1:1:21 \
-	    --out $(DEMO)/landscape.csv >/dev/null
-	@./basin plot curves --db results/basin.db --experiment quickstart --metric test_acc --out $(DEMO)/test-acc.png
-	@./basin plot curves --db results/basin.db --experiment quickstart --metric batch_loss --logy --out $(DEMO)/loss.png
-	@./basin plot sharpness --db results/basin.db --experiment quickstart --out $(DEMO)/sharpness.png
-	@printf 'set datafile separator ","\nset terminal pngcairo size 800,600\nset output "%s"\nset title "quickstart: SGD run, loss on theta + x d1 + y d2 (filter-normalized)"\nset xlabel "x"\nset ylabel "y"\nset view map\nset dgrid3d 21,21\nset contour base\nsplot "%s" using 1:2:3 skip 1 with pm3d notitle\n' \
-	    $(DEMO)/landscape.png $(DEMO)/landscape.csv | gnuplot && echo "wrote $(DEMO)/landscape.png"
+	    --out $(DEMO)/landscape.csv >/dev/null && \
+	./basin plot landscape --db results/basin.db --run $$sgd --out $(DEMO)/landscape.png
 	@echo; echo "results: results/basin.db (SQLite; schema and queries in results/README.md), figures in $(DEMO)/"; \
 	echo "  ./basin runs --experiment quickstart"; \
 	echo "  ./basin compare --experiment quickstart --by optim --metric test_acc"; \

@@ -538,6 +538,23 @@ static int fork_workers(ctx *c, err *e)
     return stop_sig ? 128 + (int)stop_sig : rc;
 }
 
+/* mkdir -p: dir and its missing parents (mode 0777 before the umask); ERR_SYS naming
+ * what (the option it came from) and the directory that could not be made. */
+static int make_dirs(const char *dir, const char *what, err *e)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1;; s++)
+        if (*s == '/' || !*s) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return err_set(e, ERR_SYS, "%s%s: %s", what, p, strerror(errno));
+            if (!(*s = c))
+                return 0;
+        }
+}
+
 /* The experiment file's [plots] (exp.h), drawn from the store after its runs: each
  * NAME = KIND [options] into DIR/EXPERIMENT-NAME.png, DIR from `dir` or the database's
  * directory. Every plot is tried; the first error is returned. */
@@ -556,8 +573,8 @@ static int draw_plots(const exp_plan *p, const char *db, err *e)
         const ini_entry *v = &f->v[i];
         if (strcmp(v->section, "plots") || !strcmp(v->key, "dir"))
             continue;
-        if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return err_set(e, ERR_SYS, "[plots] dir %s: %s", dir, strerror(errno));
+        if (dir[0] && make_dirs(dir, "[plots] dir ", e))
+            return e->code;
         snprintf(out, sizeof out, "%s/%s-%s.png", dir, p->name, v->key);
         err pe = {0};
         int prc = exp_plot(v->value, p->name, db, out, 0, &pe);
@@ -627,10 +644,8 @@ int cmd_run(int argc, char **argv, err *e)
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            rc = err_set(e, ERR_SYS, "%s: %s", dir, strerror(errno));
+        if ((rc = make_dirs(dir, "", e)))
             goto out;
-        }
     }
     store *st;
     if ((rc = store_open(o.db, &st, e)))
