@@ -1,12 +1,14 @@
 /* landscape.c -- landscape directions and grids, interpolation barriers, and weight
  * matching with a linear-assignment solver (landscape.h). */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_cblas.h>
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_randist.h>
 
 #include "../core/rng.h"
@@ -89,6 +91,87 @@ int land_directions(const model *m, const double *theta, uint64_t seed, enum lan
     }
     rng_free(r);
     return 0;
+}
+
+/* --- trajectory PCA --- */
+
+/* Columns of the centred rows per dsyrk call: m x PCA_BLOCK doubles of workspace. */
+#define PCA_BLOCK 2048
+
+/* G (m x m, full) = C C^T for the centred rows C = D - 1 mu^T, one block of columns
+ * at a time, in column order. */
+static int pca_gram(const double *D, int m, size_t n, const double *mu, double *G, err *e)
+{
+    size_t bw = n < PCA_BLOCK ? n : PCA_BLOCK;
+    double *W = err_malloc(e, (size_t)m * bw * sizeof *W);   /* (m, bw) */
+    if (!W)
+        return ERR_SYS;
+    memset(G, 0, (size_t)m * (size_t)m * sizeof *G);
+    for (size_t j0 = 0; j0 < n; j0 += bw) {
+        size_t w = n - j0 < bw ? n - j0 : bw;
+        for (int i = 0; i < m; i++)
+            for (size_t j = 0; j < w; j++)
+                W[(size_t)i * w + j] = D[(size_t)i * n + j0 + j] - mu[j0 + j];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, (int)w, 1.0, W, (int)w, 1.0, G, m);
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < i; j++)
+            G[(size_t)i * m + j] = G[(size_t)j * m + i];
+    free(W);
+    return 0;
+}
+
+int land_pca(const double *D, int m, size_t n, double *pc1, double *pc2, double *x, double *y,
+             land_pca_result *r, err *e)
+{
+    if (m < 3)
+        return err_set(e, ERR_USAGE, "pca: %d snapshots; two principal directions need at least 3",
+                       m);
+    double *mu = err_calloc(e, n, sizeof *mu), *G = err_malloc(e, (size_t)m * m * sizeof *G);
+    gsl_vector *val = gsl_vector_alloc((size_t)m);
+    gsl_matrix *vec = gsl_matrix_alloc((size_t)m, (size_t)m);
+    gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc((size_t)m);
+    int rc = mu && G && val && vec && ws ? 0 : err_set(e, ERR_SYS, "pca: out of memory");
+    for (int i = 0; !rc && i < m; i++)
+        cblas_daxpy((int)n, 1.0 / m, D + (size_t)i * n, 1, mu, 1);
+    rc = rc ? rc : pca_gram(D, m, n, mu, G, e);
+    double trace = 0;
+    for (int i = 0; !rc && i < m; i++)
+        trace += G[(size_t)i * m + i];
+    gsl_matrix_view gv = gsl_matrix_view_array(G, (size_t)m, (size_t)m);
+    if (!rc && gsl_eigen_symmv(&gv.matrix, val, vec, ws))
+        rc = err_set(e, ERR_DATA, "pca: the eigensolver failed on the %d x %d Gram matrix", m, m);
+    if (!rc) {
+        gsl_eigen_symmv_sort(val, vec, GSL_EIGEN_SORT_VAL_DESC);
+        double l1 = gsl_vector_get(val, 0), l2 = gsl_vector_get(val, 1);
+        if (!(l2 > m * DBL_EPSILON * l1) || !(trace > 0))
+            rc = err_set(e, ERR_DATA, "pca: the %d snapshots span fewer than 2 dimensions about "
+                         "their mean (variances %g, %g)", m, l1 / (m - 1), l2 / (m - 1));
+    }
+    double *pc[2] = {pc1, pc2}, *proj[2] = {x, y};
+    for (int k = 0; !rc && k < 2; k++) {
+        double *u = vec->data + k, sum = 0, lk = gsl_vector_get(val, (size_t)k);
+        for (int i = 0; i < m; i++)
+            sum += u[(size_t)i * vec->tda];
+        /* C^T u = D^T u - mu (1^T u); 1^T u = 0 up to rounding (G 1 = 0) */
+        cblas_dgemv(CblasRowMajor, CblasTrans, m, (int)n, 1.0, D, (int)n, u, (int)vec->tda, 0.0,
+                    pc[k], 1);
+        cblas_daxpy((int)n, -sum, mu, 1, pc[k], 1);
+        double nrm = cblas_dnrm2((int)n, pc[k], 1);
+        size_t big = cblas_idamax((int)n, pc[k], 1);
+        cblas_dscal((int)n, (pc[k][big] < 0 ? -1.0 : 1.0) / nrm, pc[k], 1);
+        r->explained[k] = lk / trace;
+        r->variance[k] = lk / (m - 1);
+        if (proj[k])
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, m, (int)n, 1.0, D, (int)n, pc[k], 1, 0.0,
+                        proj[k], 1);
+    }
+    free(mu);
+    free(G);
+    gsl_vector_free(val);
+    gsl_matrix_free(vec);
+    gsl_eigen_symmv_free(ws);
+    return rc;
 }
 
 /* --- grids --- */

@@ -22,6 +22,9 @@
  * method table has the `plane` hook (dense networks: the first layer computed once per
  * grid) evaluates the points itself; otherwise every point is one model_loss.
  *
+ * Trajectory PCA: the top-2 principal directions of a run's snapshots about its final
+ * theta (land_pca), the axes of `basin landscape --axes pca`.
+ *
  * Ownership: every array is the caller's; nothing here keeps a pointer after a call. */
 #ifndef BASIN_LANDSCAPE_H
 #define BASIN_LANDSCAPE_H
@@ -60,6 +63,30 @@ int land_directions(const model *m, const double *theta, uint64_t seed, enum lan
  * regression). Errors: those of model_loss (the batch is checked there first). */
 int land_grid(model *m, const double *theta0, const double *d1, const double *d2, land_axis x,
               land_axis y, batch b, double *loss, double *acc, err *e);
+
+/* --- trajectory PCA (Li et al. 2018; the reference's setup_PCA_directions) --- */
+
+typedef struct land_pca_result {
+    double explained[2];    /* sklearn's explained_variance_ratio_: lambda_k / sum_j lambda_j */
+    double variance[2];     /* sklearn's explained_variance_: lambda_k / (m - 1) */
+} land_pca_result;
+
+/* The top-2 principal directions of the m rows of D (m x n, row-major; the trajectory's
+ * row i = theta_i - theta_final, theta_final's own zero row included, as the reference)
+ * as sklearn's PCA(n_components=2) finds them, without an n x n matrix: the rows
+ * centred on their mean mu (C = D - 1 mu^T), the m x m Gram matrix G = C C^T by CBLAS
+ * dsyrk over blocks of columns, its eigenpairs (lambda_k, u_k) by gsl_eigen_symmv, and
+ * pc_k = C^T u_k / ||C^T u_k|| (= C^T u_k / sqrt(lambda_k): unit vectors, not
+ * filter-normalized). Sign convention (sklearn >= 1.5, svd_flip on the components):
+ * the entry of largest |value| of each pc_k is positive, the first such entry on ties.
+ * pc1, pc2 (n each) receive the directions; x, y (m each, may be NULL) the uncentred
+ * projections d_i . pc1 and d_i . pc2 (the reference's project_1D: theta_final's zero
+ * row at exactly (0, 0)). Memory: m x min(n, 2048) doubles of workspace beside D.
+ * ERR_USAGE for m < 3; ERR_DATA when the centred rows span fewer than 2 dimensions
+ * (lambda_2 <= m DBL_EPSILON lambda_1: the second direction would be rounding noise);
+ * ERR_SYS when out of memory. D is not modified. */
+int land_pca(const double *D, int m, size_t n, double *pc1, double *pc2, double *x, double *y,
+             land_pca_result *r, err *e);
 
 /* --- interpolation: theta(alpha) = (1 - alpha) theta_a + alpha theta_b --- */
 

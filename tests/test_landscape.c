@@ -9,11 +9,16 @@
  * endpoints are the endpoint losses, identical endpoints have barrier 0, a concave
  * quadratic has barrier 1 and a convex one 0 (though its extrapolated part rises);
  * the assignment solver matches brute force; weight matching undoes a known
- * permutation of hidden units exactly. */
+ * permutation of hidden units exactly; trajectory PCA recovers a known 2-D subspace
+ * (directions, explained-variance ratios, projections, the final model at (0, 0),
+ * across the Gram matrix's column blocks) and equals a dense eigensolve of the n x n
+ * covariance on random snapshots, with its sign convention. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <gsl/gsl_eigen.h>
 
 #include "../core/pool.h"
 #include "../probes/landscape.h"
@@ -385,6 +390,129 @@ static void matching(void)
     model_free(m);
 }
 
+/* Snapshots in a known plane: rows d_i = (a_i + 3) e1 + (b_i + 1) e2 with centred,
+ * uncorrelated (a, b) (sum a^2 = 28, sum b^2 = 12) and the last row zero (theta_final),
+ * in n = 5000 dimensions (three column blocks of the Gram matrix). e1's largest entry
+ * is negative, so the sign convention flips it: pc1 = -e1, pc2 = e2. */
+static void pca_known(void)
+{
+    enum { M = 6, N = 5000 };
+    static const double a[M] = {2, -2, 1, -1, 3, -3}, b[M] = {2, 2, -1, -1, -1, -1};
+    double *D = calloc((size_t)M * N, sizeof *D), *e1 = calloc(N, sizeof *e1);
+    double *e2 = calloc(N, sizeof *e2), *pc1 = vec(N), *pc2 = vec(N), x[M], y[M];
+    e1[1] = -0.8, e1[4000] = 0.6, e2[2] = 0.6, e2[4500] = 0.8;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            D[(size_t)i * N + j] = (a[i] + 3) * e1[j] + (b[i] + 1) * e2[j];
+    land_pca_result r;
+    err e = {0};
+    int rc = land_pca(D, M, N, pc1, pc2, x, y, &r, &e);
+    double dir = 0, proj = 0;
+    for (int j = 0; j < N; j++)
+        dir = fmax(dir, fmax(fabs(pc1[j] + e1[j]), fabs(pc2[j] - e2[j])));
+    for (int i = 0; i < M; i++)
+        proj = fmax(proj, fmax(fabs(x[i] + (a[i] + 3)), fabs(y[i] - (b[i] + 1))));
+    CHECK(rc == 0 && dir < 1e-14, "pca: known plane, pc1 = -e1 and pc2 = e2 (sign convention)",
+          "rc %d %s, max diff %g", rc, e.msg, dir);
+    CHECK(rc == 0 && fabs(r.explained[0] - 0.7) < 1e-14 && fabs(r.explained[1] - 0.3) < 1e-14
+              && fabs(r.variance[0] - 28.0 / 5) < 1e-13 && fabs(r.variance[1] - 12.0 / 5) < 1e-13,
+          "pca: explained-variance ratios 0.7 and 0.3, variances 28/5 and 12/5",
+          "%.17g %.17g %.17g %.17g", r.explained[0], r.explained[1], r.variance[0], r.variance[1]);
+    CHECK(rc == 0 && proj < 1e-13 && x[M - 1] == 0 && y[M - 1] == 0,
+          "pca: uncentred projections exact, theta_final at exactly (0, 0)", "max diff %g, (%g, %g)",
+          proj, x[M - 1], y[M - 1]);
+    /* the same rows scaled along one line: fewer than 2 dimensions */
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            D[(size_t)i * N + j] = (a[i] + 3) * e1[j];
+    rc = land_pca(D, M, N, pc1, pc2, x, y, &r, &e);
+    CHECK(rc == ERR_DATA && strstr(e.msg, "fewer than 2 dimensions"),
+          "pca: collinear snapshots are ERR_DATA", "rc %d %s", rc, e.msg);
+    rc = land_pca(D, 2, N, pc1, pc2, x, y, &r, &e);
+    CHECK(rc == ERR_USAGE && strstr(e.msg, "at least 3"), "pca: 2 snapshots are ERR_USAGE",
+          "rc %d %s", rc, e.msg);
+    free(D);
+    free(e1);
+    free(e2);
+    free(pc1);
+    free(pc2);
+}
+
+/* Random snapshots (last row zero) against the dense oracle: the top-2 eigenvectors of
+ * the n x n matrix C^T C of the centred rows (GSL), explained ratio = eigenvalue /
+ * trace. */
+static void pca_dense(void)
+{
+    enum { M = 7, N = 9 };
+    double D[M * N], C[M * N], pc1[N], pc2[N], x[M], y[M];
+    unsigned sd = 11;
+    for (int i = 0; i < M * N; i++)
+        D[i] = i < (M - 1) * N ? 3 * frand(&sd) + 0.4 * (i % N) : 0;
+    for (int j = 0; j < N; j++) {
+        double mu = 0;
+        for (int i = 0; i < M; i++)
+            mu += D[i * N + j] / M;
+        for (int i = 0; i < M; i++)
+            C[i * N + j] = D[i * N + j] - mu;
+    }
+    gsl_matrix *S = gsl_matrix_alloc(N, N), *V = gsl_matrix_alloc(N, N);
+    gsl_vector *lam = gsl_vector_alloc(N);
+    gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc(N);
+    double tr = 0;
+    for (int p = 0; p < N; p++)
+        for (int q = 0; q < N; q++) {
+            double v = 0;
+            for (int i = 0; i < M; i++)
+                v += C[i * N + p] * C[i * N + q];
+            gsl_matrix_set(S, p, q, v);
+            tr += p == q ? v : 0;
+        }
+    gsl_eigen_symmv(S, lam, V, ws);
+    gsl_eigen_symmv_sort(lam, V, GSL_EIGEN_SORT_VAL_DESC);
+    land_pca_result r;
+    err e = {0};
+    int rc = land_pca(D, M, N, pc1, pc2, x, y, &r, &e);
+    double cosv[2] = {0, 0}, orth = 0, proj = 0, nrm[2] = {0, 0};
+    int sign_ok = 1;
+    double *pc[2] = {pc1, pc2};
+    for (int k = 0; k < 2; k++) {
+        int big = 0;
+        for (int j = 0; j < N; j++) {
+            cosv[k] += pc[k][j] * gsl_matrix_get(V, j, k);
+            nrm[k] += pc[k][j] * pc[k][j];
+            big = fabs(pc[k][j]) > fabs(pc[k][big]) ? j : big;
+        }
+        sign_ok &= pc[k][big] > 0;
+    }
+    for (int j = 0; j < N; j++)
+        orth += pc1[j] * pc2[j];
+    for (int i = 0; i < M; i++) {
+        double px = 0, py = 0;
+        for (int j = 0; j < N; j++) {
+            px += D[i * N + j] * pc1[j];
+            py += D[i * N + j] * pc2[j];
+        }
+        proj = fmax(proj, fmax(fabs(x[i] - px), fabs(y[i] - py)));
+    }
+    CHECK(rc == 0 && fabs(fabs(cosv[0]) - 1) < 1e-12 && fabs(fabs(cosv[1]) - 1) < 1e-12
+              && fabs(nrm[0] - 1) < 1e-14 && fabs(nrm[1] - 1) < 1e-14 && fabs(orth) < 1e-12,
+          "pca: random snapshots, directions = the dense covariance's top-2 eigenvectors up to sign",
+          "rc %d %s |cos| %.17g %.17g, norms %.17g %.17g, pc1.pc2 %g", rc, e.msg, cosv[0],
+          cosv[1], nrm[0], nrm[1], orth);
+    CHECK(rc == 0 && sign_ok, "pca: largest |entry| of each direction positive", "-");
+    double w1 = gsl_vector_get(lam, 0) / tr, w2 = gsl_vector_get(lam, 1) / tr;
+    CHECK(rc == 0 && fabs(r.explained[0] - w1) <= 1e-12 * w1
+              && fabs(r.explained[1] - w2) <= 1e-12 * w2 && r.explained[0] + r.explained[1] < 1,
+          "pca: explained ratios = the dense eigenvalues / trace", "%.17g %.17g want %.17g %.17g",
+          r.explained[0], r.explained[1], w1, w2);
+    CHECK(rc == 0 && proj < 1e-13 && x[M - 1] == 0 && y[M - 1] == 0,
+          "pca: projections d_i . pc_k, the final row at (0, 0)", "max diff %g", proj);
+    gsl_matrix_free(S);
+    gsl_matrix_free(V);
+    gsl_vector_free(lam);
+    gsl_eigen_symmv_free(ws);
+}
+
 int main(void)
 {
     pool_set_threads(1, NULL);
@@ -407,5 +535,7 @@ int main(void)
     barriers();
     assignment();
     matching();
+    pca_known();
+    pca_dense();
     return check_done();
 }
