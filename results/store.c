@@ -126,6 +126,12 @@ static const char *const migrations[] = {
     "ALTER TABLE landscape_grids ADD COLUMN ignore_biasbn INTEGER;\n"
     "ALTER TABLE landscape_grids ADD COLUMN samples INTEGER;\n"
     "ALTER TABLE landscape_grids ADD COLUMN subset TEXT;\n",
+    /* 2 -> 3: trajectory PCA axes (basin landscape --axes pca): the explained-variance
+     * ratios of the grid's two principal directions, and the grid a projected
+     * trajectory belongs to */
+    "ALTER TABLE landscape_grids ADD COLUMN pca_explained1 REAL;\n"
+    "ALTER TABLE landscape_grids ADD COLUMN pca_explained2 REAL;\n"
+    "ALTER TABLE trajectories ADD COLUMN grid INTEGER;\n",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -790,6 +796,43 @@ int store_ckpt_get(store *s, const char *run, const char *kind, long step,
     return rc;
 }
 
+int store_ckpt_steps(store *s, const char *run, const char *kind, long max_step,
+                     long **steps, size_t *n, err *e)
+{
+    *steps = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    int rc = prep(s, "SELECT step FROM checkpoints WHERE run = ?1 AND kind = ?2 "
+                     "AND (?3 < 0 OR step <= ?3) ORDER BY step", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, max_step);
+    size_t cap = 0;
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            long *grown = realloc(*steps, (cap = cap ? 2 * cap : 16) * sizeof **steps);
+            if (!grown) {
+                rc = err_set(e, ERR_SYS, "out of memory");
+                break;
+            }
+            *steps = grown;
+        }
+        (*steps)[(*n)++] = (long)sqlite3_column_int64(st, 0);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = db_err(s, r, "list checkpoints", e);
+    sqlite3_finalize(st);
+    if (rc) {
+        free(*steps);
+        *steps = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 void store_ckpt_data_free(store_ckpt_data *c)
 {
     free(c->theta);
@@ -937,6 +980,32 @@ int store_collapse_put(store *s, const char *run, long step, const char *split,
     return put1(s, st, e);
 }
 
+/* Inside store_grid_put's transaction: the grid's projected trajectory (g->ntraj > 0),
+ * replacing every pca row of the run. */
+static int grid_traj(store *s, const char *run, const store_grid *g, int grid, err *e)
+{
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    int rc = prep(s, "DELETE FROM trajectories WHERE run = ? AND basis = 'pca'", &del, e);
+    rc = rc ? rc : prep(s, "INSERT INTO trajectories(run, basis, step, x, y, loss, grid) "
+                           "VALUES (?, 'pca', ?, ?, ?, ?, ?)", &ins, e);
+    if (!rc) {
+        sqlite3_bind_text(del, 1, run, -1, SQLITE_STATIC);
+        rc = done(s, del, e);
+    }
+    for (size_t k = 0; !rc && k < g->ntraj; k++) {
+        sqlite3_bind_text(ins, 1, run, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, g->traj_step[k]);
+        sqlite3_bind_double(ins, 3, g->traj_x[k]);
+        sqlite3_bind_double(ins, 4, g->traj_y[k]);
+        sqlite3_bind_double(ins, 5, g->traj_loss[k]);
+        sqlite3_bind_int(ins, 6, grid);
+        rc = done(s, ins, e);
+    }
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
 int store_grid_put(store *s, const char *run, const store_grid *g, const double *loss,
                    const double *acc, int *grid, err *e)
 {
@@ -944,7 +1013,8 @@ int store_grid_put(store *s, const char *run, const store_grid *g, const double 
     int rc = prep(s, "SELECT COALESCE(MAX(grid) + 1, 0) FROM landscape_grids WHERE run = ?", &q, e);
     rc = rc ? rc : prep(s, "INSERT INTO landscape_grids(run, grid, step, split, dir_seed, "
                            "normalization, x0, x1, nx, y0, y1, ny, axes, ignore_biasbn, samples, "
-                           "subset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &ig, e);
+                           "subset, pca_explained1, pca_explained2) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?, ?, ?, ?, ?)", &ig, e);
     rc = rc ? rc : prep(s, "INSERT INTO landscape_points VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &ip, e);
     rc = rc ? rc : begin(s, e);
     if (rc)
@@ -973,7 +1043,14 @@ int store_grid_put(store *s, const char *run, const store_grid *g, const double 
     else
         sqlite3_bind_null(ig, 15);
     sqlite3_bind_text(ig, 16, g->subset, -1, SQLITE_STATIC);
+    int pca = g->axes && !strcmp(g->axes, "pca");
+    for (int k = 0; k < 2; k++)
+        if (pca)
+            sqlite3_bind_double(ig, 17 + k, g->pca_explained[k]);
+        else
+            sqlite3_bind_null(ig, 17 + k);
     rc = rc ? rc : done(s, ig, e);
+    rc = rc || !pca || !g->ntraj ? rc : grid_traj(s, run, g, *grid, e);
     for (int i = 0; !rc && i < g->ny; i++)
         for (int j = 0; !rc && j < g->nx; j++) {
             double a = g->nx > 1 ? g->x0 + (g->x1 - g->x0) * j / (g->nx - 1) : g->x0;

@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include "../core/err.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Seconds after which a RUNNING run whose heartbeat stopped may be taken over by
  * another host (on the same host a dead owner pid is enough). Runners heartbeat at
@@ -119,8 +119,9 @@ int store_run_resolve(store *s, const char *prefix, char *id, err *e);
 int store_metric(store *s, const char *run, const char *key, long step, double epoch,
                  double value, err *e);
 
-/* Buffer one point of a 2-D trajectory (basis "theta" for 2-D models, "pca" for
- * projections): (x, y) after `step` updates, with its loss. May flush. */
+/* Buffer one point of a 2-D trajectory (basis "theta" for 2-D models; "pca"
+ * projections come with their grid, store_grid_put): (x, y) after `step` updates,
+ * with its loss. May flush. */
 int store_traj(store *s, const char *run, const char *basis, long step, double x, double y,
                double loss, err *e);
 
@@ -169,6 +170,12 @@ int store_ckpt_get(store *s, const char *run, const char *kind, long step,
                    store_ckpt_data *c, int *found, err *e);
 void store_ckpt_data_free(store_ckpt_data *c);
 
+/* The steps of the run's checkpoints of `kind` with step <= max_step (all for
+ * max_step < 0), ascending, into *steps (*n of them; the caller frees *steps, NULL
+ * when there are none). */
+int store_ckpt_steps(store *s, const char *run, const char *kind, long max_step,
+                     long **steps, size_t *n, err *e);
+
 /* Delete the run's resume checkpoint (after completion). */
 int store_ckpt_drop_resume(store *s, const char *run, err *e);
 
@@ -207,11 +214,19 @@ typedef struct store_grid {
     int ignore_biasbn;          /* 1: bias and norm blocks of random directions zero */
     long samples;               /* samples of the split evaluated */
     const char *subset;         /* "first", "random" */
+    /* schema 3, axes "pca" only (NULL columns for other axes): the explained-variance
+     * ratios of the two principal directions, and the trajectory projected on them,
+     * ntraj points (steps ascending), stored in `trajectories` (basis "pca", column
+     * grid = this grid) in place of every pca row the run had */
+    double pca_explained[2];
+    size_t ntraj;
+    const long *traj_step;      /* (ntraj) */
+    const double *traj_x, *traj_y, *traj_loss;   /* (ntraj) */
 } store_grid;
 
 /* Store a grid and its points (loss/acc are (ny, nx) row-major, y-major: point
- * (x_j, y_i) at i * nx + j; landscape_points row (i, j)); *grid receives its number
- * within the run (0, 1, ...). */
+ * (x_j, y_i) at i * nx + j; landscape_points row (i, j)), and a pca grid's trajectory,
+ * in one transaction; *grid receives its number within the run (0, 1, ...). */
 int store_grid_put(store *s, const char *run, const store_grid *g, const double *loss,
                    const double *acc, int *grid, err *e);
 

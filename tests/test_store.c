@@ -1,8 +1,9 @@
 /* test_store.c -- the results store (results/store.h): schema creation and
  * versioning, run registration and claiming (live, dead and stale owners), metric
  * buffering, checkpoints (bit-exact round trip, resume keeps only the latest),
- * truncation for resume, id prefixes, probe tables, views, concurrent writers from
- * forked processes, and idempotent merge. */
+ * truncation for resume, id prefixes, probe tables (a pca grid's explained variance and
+ * trajectory), listing snapshots, migration from version 2, views, concurrent writers
+ * from forked processes, and idempotent merge. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,26 @@ static void test_schema(void)
     rc = store_open(p, &s, &e);
     CHECK(rc == ERR_DATA && strstr(e.msg, "newer"), "schema: newer version refused", "rc %d %s",
           rc, e.msg);
+
+    /* a version-2 file (made by dropping what version 3 added) is migrated, its rows kept */
+    path(p, "v2.db");
+    rc = store_open(p, &s, &e);
+    if (!rc) {
+        sql(s, "ALTER TABLE landscape_grids DROP COLUMN pca_explained1;"
+               "ALTER TABLE landscape_grids DROP COLUMN pca_explained2;"
+               "ALTER TABLE trajectories DROP COLUMN grid;"
+               "INSERT INTO landscape_grids(run, grid, axes) VALUES ('r', 0, 'random');"
+               "INSERT INTO trajectories VALUES ('r', 'theta', 3, 1, 2, 0.5);"
+               "PRAGMA user_version = 2");
+        store_close(s);
+        rc = store_open(p, &s, &e);
+    }
+    CHECK(rc == 0 && q1(s, "PRAGMA user_version") == 3
+          && q1(s, "SELECT count(*) FROM landscape_grids WHERE axes = 'random' AND "
+                   "pca_explained1 IS NULL AND pca_explained2 IS NULL") == 1
+          && q1(s, "SELECT count(*) FROM trajectories WHERE step = 3 AND grid IS NULL") == 1,
+          "schema: version 2 migrated to 3 (pca columns NULL)", "rc %d %s", rc, e.msg);
+    store_close(s);
 }
 
 static void test_runs(void)
@@ -256,7 +277,9 @@ static void test_ckpt(void)
 
     double ev[3] = {5, 2, 1}, w[3] = {0.5, 0.3, 0.2}, loss[6] = {1, 2, 3, 4, 5, 6}, nc[4] = {1, 2, 3, 4};
     int grid = -1;
-    store_grid g = {25, "train", 7, "filter", -1, 1, -2, 2, 3, 2, "random", 1, 6, "first"};
+    store_grid g = {.step = 25, .split = "train", .dir_seed = 7, .normalization = "filter",
+                    .x0 = -1, .x1 = 1, .y0 = -2, .y1 = 2, .nx = 3, .ny = 2, .axes = "random",
+                    .ignore_biasbn = 1, .samples = 6, .subset = "first"};
     rc = store_eigs_put(s, id, 25, "lanczos", ev, 3, &e);
     rc |= store_density_put(s, id, 25, ev, w, 3, &e);
     rc |= store_trace_put(s, id, 25, 8.0, 0.5, 10, &e);
@@ -270,6 +293,44 @@ static void test_ckpt(void)
           && q1(s, "SELECT alpha FROM landscape_points WHERE i = 1 AND j = 2") == 1
           && q1(s, "SELECT value FROM hessian_eigs WHERE k = 0") == 5,
           "probes: tables written", "%s", e.msg);
+    CHECK(q1(s, "SELECT count(*) FROM landscape_grids WHERE pca_explained1 IS NULL") == 1,
+          "probes: a random grid has no explained variance", "-");
+
+    /* a pca grid with its trajectory; a second one replaces the run's pca rows */
+    long tstep[3] = {10, 20, 25};
+    double tx[3] = {-2, -1, 0}, ty[3] = {0.5, -0.5, 0}, tl[3] = {3, 2, 1};
+    store_grid gp = {.step = 25, .split = "train", .normalization = "none", .x0 = -1, .x1 = 1,
+                     .nx = 3, .y0 = -1, .y1 = 1, .ny = 2, .axes = "pca",
+                     .pca_explained = {0.75, 0.25}, .ntraj = 3, .traj_step = tstep,
+                     .traj_x = tx, .traj_y = ty, .traj_loss = tl};
+    int g1 = -1, g2 = -1;
+    rc = store_grid_put(s, id, &gp, loss, NULL, &g1, &e);
+    gp.ntraj = 2;
+    gp.traj_step = tstep + 1;
+    gp.traj_x = tx + 1;
+    gp.traj_y = ty + 1;
+    gp.traj_loss = tl + 1;
+    gp.pca_explained[0] = 0.875;
+    rc |= store_grid_put(s, id, &gp, loss, NULL, &g2, &e);
+    CHECK(rc == 0 && g1 == 1 && g2 == 2
+          && q1(s, "SELECT pca_explained1 + pca_explained2 FROM landscape_grids WHERE grid = 1") == 1
+          && q1(s, "SELECT pca_explained1 FROM landscape_grids WHERE grid = 2") == 0.875
+          && q1(s, "SELECT count(*) FROM trajectories WHERE basis = 'pca'") == 2
+          && q1(s, "SELECT count(*) FROM trajectories WHERE basis = 'pca' AND grid = 2") == 2
+          && q1(s, "SELECT x FROM trajectories WHERE basis = 'pca' AND step = 20") == -1
+          && q1(s, "SELECT count(*) FROM trajectories WHERE basis = 'theta'") == 1,
+          "probes: a pca grid's ratios and trajectory, replaced by the next", "%s", e.msg);
+    long *steps = NULL;
+    size_t nsteps = 0;
+    rc = store_ckpt_steps(s, id, STORE_SNAPSHOT, -1, &steps, &nsteps, &e);
+    int ok = rc == 0 && nsteps == 2 && steps[0] == 10 && steps[1] == 20;
+    free(steps);
+    rc = store_ckpt_steps(s, id, STORE_SNAPSHOT, 15, &steps, &nsteps, &e);
+    ok &= rc == 0 && nsteps == 1 && steps[0] == 10;
+    free(steps);
+    rc = store_ckpt_steps(s, id, STORE_SNAPSHOT, 5, &steps, &nsteps, &e);
+    CHECK(ok && rc == 0 && nsteps == 0 && !steps, "ckpt: snapshot steps listed, up to a step",
+          "%s", e.msg);
     rc = store_run_truncate(s, id, 10, &e);
     CHECK(rc == 0 && q1(s, "SELECT max(step) FROM metrics") == 10
           && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'snapshot'") == 1
