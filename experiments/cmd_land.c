@@ -1,6 +1,9 @@
 /* cmd_land.c -- the commands on neural collapse and loss landscapes: collapse (NC1-NC4
- * of a theta), landscape (a 1-D or 2-D slice to CSV) and interpolate (the line between
- * two thetas, its barrier, and the barrier after weight matching). */
+ * of a theta), landscape (a 1-D or 2-D slice to CSV; axes random, Hessian, from files,
+ * or the PCA of a run's snapshots with its projected trajectory) and interpolate (the
+ * line between two thetas, its barrier, and the barrier after weight matching).
+ * With --init RUN[@STEP] --db PATH, collapse and landscape also store their result
+ * with the run at the snapshot's step (results/README.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +24,39 @@ static int open_split(session *s, err *e)
     return session_open(s, c->data.split, 0, e);
 }
 
+/* --db stores a result with the run it belongs to: refused without --init RUN[@STEP]. */
+static int check_db(const cfg *c, const char *cmd, const char *what, err *e)
+{
+    if (c->db && (!c->init || !session_names_run(c->init)))
+        return err_set(e, ERR_USAGE, "%s: --db stores the %s with the run it belongs to; "
+                       "give --init RUN[@STEP] (a .npy theta belongs to no run)", cmd, what);
+    return 0;
+}
+
+static const char *split_name(const cfg *c)
+{
+    return c->data.split == DATA_TEST ? "test" : "train";
+}
+
+/* --db: the collapse-table row of the run at its snapshot's step, as [probes]
+ * collapse-every writes it (probe_sched.c: nc2 = the class means' equiangularity). */
+static int store_collapse(const session *s, const nc_result *r, err *e)
+{
+    double nc[4] = {r->nc1, r->nc2_equiangular_means, r->nc3, r->nc4};
+    store *st = NULL;
+    int rc = store_open(s->c.db, &st, e);
+    rc = rc ? rc : store_collapse_put(st, s->run, s->run_step, split_name(&s->c), nc, e);
+    if (!rc)
+        printf("stored=%s run=%.12s step=%ld split=%s\n", s->c.db, s->run, s->run_step,
+               split_name(&s->c));
+    store_close(st);
+    return rc;
+}
+
 int cmd_collapse(session *s, err *e)
 {
-    int rc = open_split(s, e);
+    int rc = check_db(&s->c, "collapse", "result", e);
+    rc = rc ? rc : open_split(s, e);
     if (rc)
         return rc;
     if (!s->train || !s->train->classes)
@@ -31,7 +64,6 @@ int cmd_collapse(session *s, err *e)
     nc_result r;
     if ((rc = nc_model(s->m, s->theta, session_batch(s->train), 0, &r, e)))
         return rc;
-    const char *split = s->c.data.split == DATA_TEST ? "test" : "train";
     printf("samples=%zu\nclasses=%d\nfeatures=%d\n", r.n, r.C, r.p);
     printf("nc1=%.17g\nnc1_notebook=%.17g\n", r.nc1, r.nc1_notebook);
     printf("nc2_equinorm_means=%.17g\nnc2_equinorm_weights=%.17g\n", r.nc2_equinorm_means,
@@ -39,12 +71,90 @@ int cmd_collapse(session *s, err *e)
     printf("nc2_equiangular_means=%.17g\nnc2_equiangular_weights=%.17g\n",
            r.nc2_equiangular_means, r.nc2_equiangular_weights);
     printf("nc3=%.17g\nnc4=%.17g\nwithin_class_trace=%.17g\n", r.nc3, r.nc4, r.within_class_trace);
-    printf("%s_error=%.17g\nmargin=%.17g\n", split, r.error, r.margin);
-    return 0;
+    printf("%s_error=%.17g\nmargin=%.17g\n", split_name(&s->c), r.error, r.margin);
+    return s->c.db ? store_collapse(s, &r, e) : 0;
 }
 
-/* d1 and d2 (d2 NULL for 1-D) by --dir1/--dir2, --axes hessian or random. */
-static int directions(session *s, double *d1, double *d2, err *e)
+/* --- --axes pca --- */
+
+/* The run's trajectory on the PCA axes: its snapshots up to the grid's step. */
+typedef struct pca_traj {
+    land_pca_result r;
+    size_t m;
+    long *step;                 /* (m) ascending; the last is s->run_step */
+    double *x, *y, *loss;       /* (m) projections and the loss on the split */
+} pca_traj;
+
+static void pca_traj_free(pca_traj *t)
+{
+    free(t->step);
+    free(t->x);
+    free(t->y);
+    free(t->loss);
+}
+
+/* D (m x n) = the run's snapshots up to s->run_step minus theta_final = s->theta, and
+ * the loss at each on the split. */
+static int pca_snapshots(session *s, store *st, pca_traj *t, double *D, err *e)
+{
+    batch b = session_batch(s->train);
+    size_t n = s->m->n;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < t->m; i++) {
+        store_ckpt_data ck;
+        int found = 0;
+        model_stats ms;
+        rc = store_ckpt_get(st, s->run, STORE_SNAPSHOT, t->step[i], &ck, &found, e);
+        if (!rc && (!found || ck.n != n))
+            rc = err_set(e, ERR_DATA, "--axes pca: run %.12s's snapshot at step %ld %s", s->run,
+                         t->step[i], found ? "has another parameter count" : "vanished");
+        for (size_t j = 0; !rc && j < n; j++)
+            D[i * n + j] = ck.theta[j] - s->theta[j];
+        rc = rc ? rc : model_loss(s->m, ck.theta, b, &ms, e);
+        if (!rc)
+            t->loss[i] = ms.loss;
+        store_ckpt_data_free(&ck);
+    }
+    return rc;
+}
+
+/* d1, d2 (d2 NULL for 1-D) = the top-2 principal directions of the run's snapshots up
+ * to the grid's step, about theta_final = the snapshot at that step (land_pca), and *t
+ * the trajectory projected on them. */
+static int pca_directions(session *s, double *d1, double *d2, pca_traj *t, err *e)
+{
+    const cfg *c = &s->c;
+    size_t n = s->m->n;
+    store *st = NULL;
+    double *D = NULL, *pc2 = d2 ? d2 : err_malloc(e, n * sizeof *pc2);
+    int rc = pc2 ? store_open(c->db ? c->db : "results/basin.db", &st, e) : ERR_SYS;
+    rc = rc ? rc : store_ckpt_steps(st, s->run, STORE_SNAPSHOT, s->run_step, &t->step, &t->m, e);
+    if (!rc && t->m < 3)
+        rc = err_set(e, ERR_DATA, "landscape --axes pca: run %.12s has %zu snapshot%s up to step "
+                     "%ld; the PCA of a trajectory needs at least 3 (a smaller [train] "
+                     "snapshot-every)", s->run, t->m, t->m == 1 ? "" : "s", s->run_step);
+    if (!rc) {
+        D = err_malloc(e, t->m * n * sizeof *D);
+        t->x = err_malloc(e, t->m * sizeof *t->x);
+        t->y = err_malloc(e, t->m * sizeof *t->y);
+        t->loss = err_malloc(e, t->m * sizeof *t->loss);
+        rc = D && t->x && t->y && t->loss ? 0 : ERR_SYS;
+    }
+    rc = rc ? rc : pca_snapshots(s, st, t, D, e);
+    rc = rc ? rc : land_pca(D, (int)t->m, n, d1, pc2, t->x, t->y, &t->r, e);
+    if (!rc)
+        fprintf(c->out ? stdout : stderr, "pca_snapshots=%zu\npca_explained=%.17g,%.17g\n", t->m,
+                t->r.explained[0], t->r.explained[1]);
+    store_close(st);
+    free(D);
+    if (!d2)
+        free(pc2);
+    return rc;
+}
+
+/* d1 and d2 (d2 NULL for 1-D) by --dir1/--dir2, --axes hessian, pca (*t the trajectory)
+ * or random. */
+static int directions(session *s, double *d1, double *d2, pca_traj *t, err *e)
 {
     cfg *c = &s->c;
     model *m = s->m;
@@ -56,9 +166,7 @@ static int directions(session *s, double *d1, double *d2, err *e)
         return land_directions(m, s->theta, c->seed, (enum land_norm)c->land_norm, !c->ignore_none,
                                d1, d2, e);
     if (c->axes == 2)
-        return err_set(e, ERR_USAGE, "landscape: --axes pca needs a run's stored snapshots, which "
-                       "the store does not list yet; save checkpoints and pass PCA directions "
-                       "with --dir1/--dir2");
+        return pca_directions(s, d1, d2, t, e);
     /* the top-2 Hessian eigenvectors (Lanczos) on the split */
     hess_op *op = hess_op_model(m, s->theta, session_batch(s->train), e);
     if (!op)
@@ -82,10 +190,13 @@ static int directions(session *s, double *d1, double *d2, err *e)
 }
 
 /* --db: the grid (x-major loss and acc) into the store with the run of --init RUN[@STEP],
- * at its snapshot's step, with its specification (store_grid; the store is y-major). */
-static int store_landscape(const session *s, const double *loss, const double *acc, err *e)
+ * at its snapshot's step, with its specification (store_grid; the store is y-major);
+ * for --axes pca also the explained variance and the trajectory t. */
+static int store_landscape(const session *s, const double *loss, const double *acc,
+                           const pca_traj *t, err *e)
 {
     static const char *const norms[] = {"filter", "layer", "none"};   /* enum land_norm */
+    static const char *const axes[] = {"random", "hessian", "pca"};   /* cfg.axes */
     const cfg *c = &s->c;
     int nx = c->x.n, ny = c->y.n > 0 ? c->y.n : 1, grid = -1, rnd = !c->dir1 && c->axes == 0;
     size_t npts = (size_t)nx * (size_t)ny;
@@ -98,13 +209,16 @@ static int store_landscape(const session *s, const double *loss, const double *a
                 l[(size_t)j * nx + i] = loss[(size_t)i * ny + j];
                 a[(size_t)j * nx + i] = acc[(size_t)i * ny + j];
             }
-        store_grid g = {.step = s->run_step, .split = c->data.split == DATA_TEST ? "test" : "train",
+        store_grid g = {.step = s->run_step, .split = split_name(c),
                         .dir_seed = c->seed, .normalization = rnd ? norms[c->land_norm] : "none",
                         .x0 = c->x.lo, .x1 = c->x.hi, .nx = nx,
                         .y0 = c->y.n > 0 ? c->y.lo : 0, .y1 = c->y.n > 0 ? c->y.hi : 0, .ny = ny,
-                        .axes = c->dir1 ? "file" : c->axes == 1 ? "hessian" : "random",
+                        .axes = c->dir1 ? "file" : axes[c->axes],
                         .ignore_biasbn = rnd && !c->ignore_none, .samples = (long)s->train->n,
-                        .subset = c->data.random_subset ? "random" : "first"};
+                        .subset = c->data.random_subset ? "random" : "first",
+                        .pca_explained = {t->r.explained[0], t->r.explained[1]}, .ntraj = t->m,
+                        .traj_step = t->step, .traj_x = t->x, .traj_y = t->y,
+                        .traj_loss = t->loss};
         rc = store_grid_put(st, s->run, &g, l, a, &grid, e);
     }
     if (!rc)
@@ -125,18 +239,20 @@ int cmd_landscape(session *s, err *e)
         return err_set(e, ERR_USAGE, "landscape: a 2-D grid (--y) from files needs --dir2");
     if (c->dir1 && c->axes)
         return err_set(e, ERR_USAGE, "landscape: give --dir1/--dir2 or --axes, not both");
-    if (c->db && (!c->init || !session_names_run(c->init)))
-        return err_set(e, ERR_USAGE, "landscape: --db stores the grid with the run it belongs to; "
-                       "give --init RUN[@STEP] (a .npy theta belongs to no run)");
-    int rc = open_split(s, e);
+    if (c->axes == 2 && (!c->init || !session_names_run(c->init)))
+        return err_set(e, ERR_USAGE, "landscape: --axes pca takes its directions from a run's "
+                       "stored snapshots; give --init RUN[@STEP] (and --db PATH)");
+    int rc = check_db(c, "landscape", "grid", e);
+    rc = rc ? rc : open_split(s, e);
     if (rc)
         return rc;
     model *m = s->m;
     size_t ny = twod ? (size_t)c->y.n : 1, npts = (size_t)c->x.n * ny;
     double *d1 = err_malloc(e, m->n * sizeof *d1), *d2 = twod ? err_malloc(e, m->n * sizeof *d2) : NULL;
     double *loss = err_malloc(e, npts * sizeof *loss), *acc = err_malloc(e, npts * sizeof *acc);
+    pca_traj t = {0};
     rc = d1 && (d2 || !twod) && loss && acc ? 0 : ERR_SYS;
-    rc = rc ? rc : directions(s, d1, d2, e);
+    rc = rc ? rc : directions(s, d1, d2, &t, e);
     rc = rc ? rc : land_grid(m, s->theta, d1, d2, c->x, c->y, session_batch(s->train), loss, acc, e);
     FILE *f = NULL;
     if (!rc && !(f = c->out ? fopen(c->out, "w") : stdout))
@@ -153,9 +269,10 @@ int cmd_landscape(session *s, err *e)
     }
     if (!rc && c->out)
         printf("wrote %s: %d x %zu points, %zu samples of the %s split\n", c->out, c->x.n, ny,
-               s->train ? s->train->n : 0, c->data.split == DATA_TEST ? "test" : "train");
+               s->train ? s->train->n : 0, split_name(c));
     if (!rc && c->db)
-        rc = store_landscape(s, loss, acc, e);
+        rc = store_landscape(s, loss, acc, &t, e);
+    pca_traj_free(&t);
     free(d1);
     free(d2);
     free(loss);

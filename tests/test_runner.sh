@@ -415,5 +415,58 @@ expect "interpolate: --from RUN@6 --to RUN (two checkpoints of one run)" 0 "barr
 expect "interpolate: --to a run of another model refused" 2 "has hidden = 8" \
     "$B" interpolate --db two.db --data blobs --hidden 4 --from a4.npy --to "$ta"
 
+# ---- 13. trajectory PCA of a run's snapshots (--axes pca), collapse --db -----------------
+exp_file "lr = 0.05" "steps = 12
+snapshot-every = 3" >pca.ini
+expect "pca: a run with a snapshot every 3 steps" 0 "COMPLETED" "$B" run pca.ini --db pca.db
+pc_=$("$B" run pca.ini --dry-run | sed -n 2p | cut -c1-8)
+expect "landscape --axes pca: 4 snapshots, explained variance, the grid stored" 0 \
+    "pca_snapshots=4|pca_explained=|stored=pca.db|step=12|grid=0" \
+    "$B" landscape --db pca.db --init "$pc_" --axes pca --x -1:1:5 --y -1:1:3 --out pg.csv
+cp out pca.out
+if [ "$HAVE_SQLITE" -eq 1 ]; then
+    check "landscape --axes pca: axes pca, normalization none, ratios in (0, 1] decreasing" \
+        "$(q pca.db 'SELECT axes, normalization, pca_explained1, pca_explained2 FROM landscape_grids')" \
+        test "$(q pca.db "SELECT axes, normalization, pca_explained1 > 0 AND pca_explained1 <= 1
+            AND pca_explained2 > 0 AND pca_explained2 <= pca_explained1
+            AND pca_explained1 + pca_explained2 <= 1 FROM landscape_grids")" = "pca|none|1"
+    check "landscape --axes pca: the printed ratios equal the stored ones" "$(grep pca_explained pca.out)" \
+        test "$(q pca.db "SELECT pca_explained1 = $(sed -n 's/^pca_explained=//p' pca.out | cut -d, -f1)
+            AND pca_explained2 = $(sed -n 's/^pca_explained=//p' pca.out | cut -d, -f2)
+            FROM landscape_grids")" = 1
+    check "landscape --axes pca: one trajectory row per snapshot (3 6 9 12) with grid 0" \
+        "$(q pca.db "SELECT * FROM trajectories")" \
+        test "$(q pca.db "SELECT group_concat(step, ' ') FROM (SELECT step FROM trajectories
+            WHERE basis = 'pca' AND grid = 0 ORDER BY step)")" = "3 6 9 12"
+    check "landscape --axes pca: the final snapshot at (0, 0), the first ones away from it" "" \
+        test "$(q pca.db "SELECT group_concat(x = 0 AND y = 0, ' ') FROM (SELECT x, y FROM
+            trajectories WHERE basis = 'pca' ORDER BY step)")" = "0 0 0 1"
+    check "landscape --axes pca: the final snapshot's loss is the grid's centre (1e-12)" "" \
+        test "$(q pca.db "SELECT abs(t.loss - p.loss) <= 1e-12 * p.loss FROM trajectories t,
+            landscape_points p WHERE t.basis = 'pca' AND t.step = 12 AND p.alpha = 0
+            AND p.beta = 0")" = 1
+fi
+expect "landscape --axes pca: 2 snapshots up to step 6 refused" 1 \
+    "has 2 snapshots up to step 6|needs at least 3" \
+    "$B" landscape --db pca.db --init "$pc_@6" --axes pca --x -1:1:3
+expect "landscape --axes pca without a stored run refused" 2 \
+    "--axes pca takes its directions from a run's stored snapshots" \
+    "$B" landscape --axes pca --data blobs --hidden 8 --x -1:1:3
+expect "collapse --db: a row with the run at the snapshot's step" 0 \
+    "nc1=|stored=pca.db|step=9|split=train" "$B" collapse --db pca.db --init "$pc_@9"
+if [ "$HAVE_SQLITE" -eq 1 ]; then
+    v_() { sed -n "s/^$1=//p" out; }
+    check "collapse --db: the row is the printed nc1, nc2_equiangular_means, nc3, nc4" \
+        "$(q pca.db 'SELECT * FROM collapse')" \
+        test "$(q pca.db "SELECT nc1 = $(v_ nc1), nc2 = $(v_ nc2_equiangular_means),
+            nc3 = $(v_ nc3), nc4 = $(v_ nc4) FROM collapse WHERE step = 9 AND split = 'train'")" = "1|1|1|1"
+fi
+expect "collapse --db --split test: a test row" 0 "test_error=|split=test" \
+    "$B" collapse --db pca.db --init "$pc_" --split test
+[ "$HAVE_SQLITE" -eq 0 ] || check "collapse --db: rows (9, train) and (12, test)" "" \
+    test "$(q pca.db "SELECT group_concat(step || split, ' ') FROM collapse")" = "9train 12test"
+expect "collapse --db without a run refused" 2 "give --init RUN[@STEP]" \
+    "$B" collapse --db pca.db --data blobs --hidden 8
+
 echo "$np passed, $nf failed"
 [ "$nf" -eq 0 ]
