@@ -841,13 +841,17 @@ typedef struct lgrid {
     int grid, ny, nx;
     long step;
     char split[16], norm[32];
+    int pca;                /* axes pca with its explained-variance ratios */
+    double explained[2];
 } lgrid;
 
 /* Run r's grid (o->grid, else the latest that is not an interpolation); *found. */
 static int find_grid(ctx *c, const prun *r, lgrid *lg, int *found, err *e)
 {
     sqlite3_stmt *st;
-    int rc = prep(c, "SELECT grid, ny, nx, step, split, normalization FROM landscape_grids "
+    int rc = prep(c, "SELECT grid, ny, nx, step, split, normalization, axes = 'pca' AND "
+                     "pca_explained1 IS NOT NULL AND pca_explained2 IS NOT NULL, pca_explained1, "
+                     "pca_explained2 FROM landscape_grids "
                      "WHERE run = ?1 AND (?2 < 0 AND normalization <> 'interpolation' OR grid = ?2) "
                      "ORDER BY grid DESC LIMIT 1", &st, e);
     if (rc)
@@ -858,7 +862,8 @@ static int find_grid(ctx *c, const prun *r, lgrid *lg, int *found, err *e)
     if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         *found = 1;
         *lg = (lgrid){sqlite3_column_int(st, 0), sqlite3_column_int(st, 1),
-                      sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), "", ""};
+                      sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), "", "",
+                      sqlite3_column_int(st, 6), {dcol(st, 7), dcol(st, 8)}};
         snprintf(lg->split, sizeof lg->split, "%s", col(st, 4));
         snprintf(lg->norm, sizeof lg->norm, "%s", col(st, 5));
     }
@@ -915,14 +920,16 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
     if ((rc = rc ? rc : crc))
         return rc;
     sqlite3_stmt *st;
+    /* the trajectory projected on this grid's PCA axes (basin landscape --axes pca) */
     if ((rc = prep(c, "SELECT x, y, loss FROM trajectories WHERE run = ?1 AND basis = 'pca' "
-                      "ORDER BY step", &st, e)))
+                      "AND grid = ?2 ORDER BY step", &st, e)))
         return rc;
     if (!(f = dopen(c, "traj.dat", e))) {
         sqlite3_finalize(st);
         return ERR_SYS;
     }
     sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, lg->grid);
     fprintf(f, "# PCA trajectory of %s: x y loss\n", r->rlabel);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ntraj++;
@@ -936,11 +943,15 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
     const char *z = lg10 ? "(log10($3))" : "3";
     preamble(c, c->o->surface ? 900 : 820, c->o->surface ? 700 : 720);
     FILE *g = c->gp;
-    fprintf(g, "set title 'Loss landscape: %s, step %ld (%s split)'\n"
-               "set xlabel 'α  (direction 1, %s)'\nset ylabel 'β  (direction 2, %s)'\n"
-               "set cblabel '%s'\n",
-            quote(r->rlabel), lg->step, lg->split, norm_text(lg->norm),
-            norm_text(lg->norm), lg10 ? "log10 loss" : "loss");
+    fprintf(g, "set title 'Loss landscape: %s, step %ld (%s split)'\n", quote(r->rlabel),
+            lg->step, lg->split);
+    if (lg->pca)    /* the explained variance, as the reference's plot_contour_trajectory */
+        fprintf(g, "set xlabel '1st PC: %.2f %%'\nset ylabel '2nd PC: %.2f %%'\n",
+                100 * lg->explained[0], 100 * lg->explained[1]);
+    else
+        fprintf(g, "set xlabel 'α  (direction 1, %s)'\nset ylabel 'β  (direction 2, %s)'\n",
+                norm_text(lg->norm), norm_text(lg->norm));
+    fprintf(g, "set cblabel '%s'\n", lg10 ? "log10 loss" : "loss");
     /* contour lines computed once into a table, drawn over the coloured map */
     fprintf(g, "set contour base\nset cntrparam levels auto 14\nunset surface\n"
                "set table 'contour.dat'\nsplot 'landscape.dat' using 1:2:%s notitle\nunset table\n"

@@ -78,8 +78,20 @@ static int fixture(const char *path, err *e)
         acc1[j] = 1 - a * a / 2;
     }
     int g;
-    store_grid g2 = {.step = 20, .split = "train", .dir_seed = 7, .normalization = "filter",
-                     .x0 = -1, .x1 = 1, .y0 = -1, .y1 = 1, .nx = 3, .ny = 2};
+    /* the 2-D grid is on PCA axes with its trajectory; run 2 has a random one and a pca
+     * trajectory of no grid, which is not drawn on it */
+    long ts[5] = {0, 5, 10, 15, 20};
+    double tx[5], ty[5], tl[5] = {1, 1, 1, 1, 1};
+    for (int k = 0; k < 5; k++) {
+        tx[k] = -0.8 + 0.2 * k;
+        ty[k] = 0.5 - 0.1 * k;
+    }
+    store_grid g2 = {.step = 20, .split = "train", .dir_seed = 7, .normalization = "none",
+                     .x0 = -1, .x1 = 1, .y0 = -1, .y1 = 1, .nx = 3, .ny = 2, .axes = "pca",
+                     .pca_explained = {0.635, 0.2}, .ntraj = 5, .traj_step = ts, .traj_x = tx,
+                     .traj_y = ty, .traj_loss = tl};
+    store_grid gr = {.step = 20, .split = "train", .dir_seed = 7, .normalization = "filter",
+                     .x0 = -1, .x1 = 1, .y0 = -1, .y1 = 1, .nx = 3, .ny = 2, .axes = "random"};
     store_grid g1 = {.step = 20, .split = "train", .dir_seed = 7, .normalization = "filter",
                      .x0 = -1, .x1 = 1, .nx = 5, .ny = 1};
     store_grid gi = {.step = 20, .split = "train", .normalization = "interpolation",
@@ -87,8 +99,9 @@ static int fixture(const char *path, err *e)
     rc = rc ? rc : store_grid_put(s, ids[0], &g2, loss2, acc2, &g, e);
     rc = rc ? rc : store_grid_put(s, ids[1], &g1, loss1, acc1, &g, e);
     rc = rc ? rc : store_grid_put(s, ids[0], &gi, il, ia, &g, e);
+    rc = rc ? rc : store_grid_put(s, ids[2], &gr, loss2, acc2, &g, e);
     for (long k = 0; !rc && k < 5; k++) {
-        rc = store_traj(s, ids[0], "pca", k, -0.8 + 0.2 * k, 0.5 - 0.1 * k, 1, e);
+        rc = store_traj(s, ids[2], "pca", k, -0.8 + 0.2 * k, 0.5 - 0.1 * k, 1, e);
         rc = rc ? rc : store_traj(s, ids[0], "theta", k, -1.2 + 0.5 * k, 1 - 0.05 * k, 1, e);
         rc = rc ? rc : store_traj(s, ids[3], "theta", k, -1.2 + 0.3 * k, 1 + 0.1 * k, 1, e);
     }
@@ -288,6 +301,20 @@ static void test_data(const char *db)
     gp = slurp("land2", "plot.gp");
     CHECK(strstr(gp, "with pm3d") && strstr(gp, "set view map") && strstr(gp, "traj.dat")
               && strstr(gp, "contour.dat"), "landscape: map, contours, trajectory", "-");
+    CHECK(strstr(gp, "set xlabel '1st PC: 63.50 %'") && strstr(gp, "set ylabel '2nd PC: 20.00 %'"),
+          "landscape: PCA axes labelled with their explained variance", "%.300s", gp);
+    free(gp);
+    const char *other[1] = {ids[2]};
+    o.runs = other;
+    o.nruns = 1;
+    rc = emit(s, "landscape", "landr", NULL, &o, &e);
+    t = slurp("landr", "traj.dat");
+    n = rows(t, 0, v, 64, &blank);
+    gp = slurp("landr", "plot.gp");
+    CHECK(rc == 0 && n == 0 && !strstr(gp, "'traj.dat'") && strstr(gp, "filter-normalized")
+              && !strstr(gp, "PC:"), "landscape: a pca trajectory of no grid is not drawn on a "
+          "random grid", "rc %d %s n %d", rc, e.msg, n);
+    free(t);
     free(gp);
     const char *one[1] = {ids[1]};
     o.runs = one;
