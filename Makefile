@@ -11,6 +11,7 @@
 #   make bench      benchmarks beside PyTorch (bench/README.md)
 #   make san        the test suite (unit, CLI, runner, bad inputs) under AddressSanitizer + UBSan
 #   make test-faults  kill -9 during a sweep, read-only and full disks, two runners at once
+#   make test-slurm   experiments/slurm/ on a single-node Slurm on localhost (slurm-wlm, munge; root)
 #   make valgrind   representative basin commands under valgrind (errors and leaks)
 #   make fuzz       each libFuzzer target (tests/fuzz/) for FUZZ_SECONDS (60); fuzz-ci: 20 s each
 # Objects go to build/ (build/san/ for sanitizer builds, build/fuzz/ for clang fuzz builds).
@@ -32,7 +33,7 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 TESTSRC := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-unit test-cli test-runner test-bad test-experiments test-science experiments test-faults valgrind fuzz fuzz-ci test-conformance test-conv-train bench bench-optim bench-conv san deps clean
+.PHONY: all run test test-unit test-cli test-runner test-bad test-experiments test-science experiments test-faults test-slurm valgrind fuzz fuzz-ci test-conformance test-conv-train bench bench-optim bench-conv san deps clean
 .SECONDARY: $(TESTBIN:=.o)   # keep test objects between builds
 all: $(BIN)
 
@@ -117,6 +118,11 @@ test-bad: $(BIN)
 # bit-identical; read-only directory and full disk; two `basin run` on one file
 test-faults: $(BIN)
 	@sh tests/test_faults.sh ./$(BIN)
+
+# a private munged, slurmctld and slurmd on localhost: a 4-task array through
+# experiments/slurm/submit.sh, the merge chained afterok, requeue and a failed task
+test-slurm: $(BIN)
+	@sh tests/test_slurm.sh ./$(BIN)
 
 # a few representative commands under valgrind --error-exitcode=1 --leak-check=full
 valgrind: $(BIN)

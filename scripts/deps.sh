@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh -- make sure the Debian packages basin needs are installed.
-# Usage: sh scripts/deps.sh [build|test|bench|conformance|fuzz|valgrind|all]
+# Usage: sh scripts/deps.sh [build|test|bench|conformance|fuzz|valgrind|slurm|all]
 # Checks each package with dpkg-query; when some are missing it runs `apt-get update`
 # once and `apt-get install -y` for exactly those when root, and otherwise prints the
 # exact `sudo apt-get install ...` line and exits 1.
@@ -13,8 +13,9 @@ case "$what" in
     conformance) pkgs="$pkgs python3-torch python3-numpy" ;;   # make test-conformance
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;                # make fuzz, make fuzz-ci
     valgrind) pkgs="$pkgs valgrind" ;;                             # make valgrind
+    slurm) pkgs="$pkgs slurm-wlm munge" ;;                         # make test-slurm
     all)   pkgs="$pkgs python3-torch python3-numpy" ;;
-    *) echo "usage: sh scripts/deps.sh [build|bench|conformance|fuzz|valgrind|all]" >&2; exit 2 ;;
+    *) echo "usage: sh scripts/deps.sh [build|bench|conformance|fuzz|valgrind|slurm|all]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
