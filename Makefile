@@ -120,7 +120,7 @@ test-faults: $(BIN)
 	@sh tests/test_faults.sh ./$(BIN)
 
 # a private munged, slurmctld and slurmd on localhost: a 4-task array through
-# experiments/slurm/submit.sh, the merge chained afterok, requeue and a failed task
+# experiments/slurm/submit.sh, the merge chained afterok, requeue, a failed task, preemption
 test-slurm: $(BIN)
 	@sh tests/test_slurm.sh ./$(BIN)
 

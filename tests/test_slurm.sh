@@ -10,8 +10,12 @@
 #   - merge.sbatch again adds nothing (no row of any table twice)
 #   - metric rows (all columns but wall time) and final theta equal to a plain
 #     `basin run` of the same file without Slurm
-#   - a requeued task (scontrol requeue, as after preemption) reuses its shard
-#     database: its runs are skipped, not trained again
+#   - a requeued finished task reuses its shard database: its runs are skipped
+#   - a failed task: the merge job never starts; scontrol requeue of the task and
+#     merge.sbatch by hand (submit.sh's recovery) give the whole store
+#   - preemption (scontrol requeue of a running task: SIGTERM, then --requeue): the run
+#     INTERRUPTED at a checkpoint, the rerun resumes from it to an uninterrupted run's
+#     metric rows and theta
 #
 #   sh tests/test_slurm.sh ./basin        SLURM_TEST_PORT=16817 SLURM_TEST_TIMEOUT=300
 #
@@ -21,7 +25,7 @@
 # without cgroups (proctrack/linuxproc, task/none), on the first two free ports from
 # SLURM_TEST_PORT on.
 # The trap stops the daemons it started and removes the directory. One "PASS name" or
-# "FAIL name: detail" line per check, then "N passed, M failed". About 40 s.
+# "FAIL name: detail" line per check, then "N passed, M failed". About a minute.
 set -u
 
 B=${1:-./basin}
@@ -354,6 +358,44 @@ check "failed task: merged by hand, every run once, COMPLETED, the plain run's m
     "$(diff all.ids merged2.ids | tr '\n' ' ') $(q results/merged2.db 'SELECT status, count(*) FROM runs GROUP BY 1' | tr '\n' ' ')" \
     test "$(cmp all.ids merged2.ids 2>&1)$(cmp plain.rows merged2.rows 2>&1)" = "" -a \
          "$(q results/merged2.db "SELECT count(*) FROM runs WHERE status = 'COMPLETED'")" = 8
+
+# preemption: scontrol requeue of a running task signals it like preemption does (SIGTERM,
+# KillWait, SIGKILL) and requeues it (--requeue): basin checkpoints, marks the run
+# INTERRUPTED and exits; the rerun, same job id and database, resumes from the checkpoint
+# to the rows and theta of an uninterrupted run. One run of 60,000 steps, a few seconds.
+sed -e 's/^name = .*/name = slurmpreempt/' -e 's/^seed = .*/seed = 1/' -e 's/^lr = .*/lr = 0.05/' \
+    -e 's/^steps = .*/steps = 60000/' -e 's/^eval-every = .*/eval-every = 5000\ncheckpoint-every = 500/' s.ini >p.ini
+BASIN_THREADS=2 "$B" run p.ini --db p-plain.db >p-plain.log 2>&1
+PJ=$(BASIN=$B sbatch --parsable --array=0-0 "$SLURMDIR/array.sbatch" p.ini 2>&1)
+PDB=results/shards/${PJ}_0.db
+# the run's status and the step of its resume checkpoint in the shard database
+pst() {
+    [ -f "$PDB" ] && sqlite3 "$PDB" "SELECT status || ' ' || (SELECT coalesce(max(step), 0) FROM checkpoints
+                                     WHERE run = runs.id AND kind = 'resume') FROM runs" 2>/dev/null
+}
+i=0
+while [ $i -lt $((TIMEOUT * 5)) ]; do
+    case $(pst) in "RUNNING "[1-9][0-9][0-9][0-9]*) break ;; "COMPLETED "*) break ;; esac
+    sleep 0.2; i=$((i + 1))
+done
+before=$(pst)
+scontrol requeue "${PJ}_0" >prq.out 2>&1
+i=0; while [ "$(squeue -h -j "$PJ" -o %T 2>/dev/null)" != PENDING ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+mid=$(pst)
+check "preempt: requeued while RUNNING (at '$before'): the run INTERRUPTED at a checkpoint" \
+    "job '$PJ', at requeue '$before', after '$mid': $(tr '\n' ' ' <prq.out)" \
+    test "${before%% *} ${mid%% *}" = "RUNNING INTERRUPTED"
+scontrol update jobid="${PJ}_0" StartTime=now >>prq.out 2>&1
+i=0; while ! gone "$PJ" && [ $i -lt $((TIMEOUT * 5)) ]; do sleep 0.2; i=$((i + 1)); done
+out=results/slurm-${PJ}_0.out
+check "preempt: the rerun resumes from the checkpoint (step ${mid#* })" "$(tr '\n' ' ' <"$out")" \
+    grep -q "^resume [0-9a-f]\{12\} .* from step ${mid#* }\$" "$out"
+"$B" export --db p-plain.db --experiment slurmpreempt --table metrics | tail -n +2 | cut -d, -f1-5 | sort >p-plain.rows
+"$B" export --db "$PDB" --experiment slurmpreempt --table metrics | tail -n +2 | cut -d, -f1-5 | sort >p-shard.rows
+check "preempt: COMPLETED, no resume checkpoint left, metric rows and final theta equal an uninterrupted run's" \
+    "$(pst); $(diff p-plain.rows p-shard.rows | head -3 | tr '\n' ' ')" \
+    test "$(pst)" = "COMPLETED 0" -a -s p-plain.rows -a "$(cmp p-plain.rows p-shard.rows 2>&1)" = "" -a \
+         "$(thetas p-plain.db)" = "$(thetas "$PDB")"
 
 [ "$nf" -eq 0 ] || logs
 finish
