@@ -35,14 +35,14 @@ static const struct command {
     {"optimize", CMD_OPTIMIZE, cmd_optimize, "basin optimize --function rosenbrock|beale|himmelblau|rastrigin|quadratic:a,b\n"
                                "               [--start X,Y] --optim NAME [optimizer options] --steps N [--seed S]\n"
                                "  Race an optimizer on a 2-D test function: CSV step,x,y,f from step 0 (the start)."},
-    {"collapse", CMD_COLLAPSE, cmd_collapse, "basin collapse [model/data options] [--init THETA.npy] [--split train|test]\n"
+    {"collapse", CMD_COLLAPSE, cmd_collapse, "basin collapse [model/data options] [--init THETA.npy|RUN[@STEP] [--db PATH]] [--split train|test]\n"
                                "  Neural collapse of theta: nc1=... nc1_notebook=... nc2_*, nc3, nc4, within_class_trace,\n"
                                "  the split's error and the mean margin, one name=value per line (17 significant digits)."},
-    {"landscape", CMD_LANDSCAPE, cmd_landscape, "basin landscape [model/data options] [--init THETA.npy] [--dir1 D1.npy [--dir2 D2.npy]\n"
-                                 "                | --axes random|hessian] [--norm filter|layer|none] [--ignore biasbn|none]\n"
+    {"landscape", CMD_LANDSCAPE, cmd_landscape, "basin landscape [model/data options] [--init THETA.npy|RUN[@STEP] [--db PATH]] [--dir1 D1.npy [--dir2 D2.npy]\n"
+                                 "                | --axes random|hessian|pca] [--norm filter|layer|none] [--ignore biasbn|none]\n"
                                  "                --x A:B:N [--y A:B:N] [--split train|test] [--seed S] [--out GRID.csv]\n"
                                  "  Loss and accuracy on a 1-D or 2-D slice theta + x d1 + y d2: CSV x,y,loss,accuracy, x-major."},
-    {"interpolate", CMD_INTERPOLATE, cmd_interpolate, "basin interpolate [model/data options] --from A.npy --to B.npy [--alpha -0.5:1.5:41]\n"
+    {"interpolate", CMD_INTERPOLATE, cmd_interpolate, "basin interpolate [model/data options] [--db PATH] --from A.npy|RUN[@STEP] --to B.npy|RUN[@STEP] [--alpha -0.5:1.5:41]\n"
                                      "                  [--match weights [--save B_MATCHED.npy]] [--out LINE.csv]\n"
                                      "  Loss along (1-a) theta_a + a theta_b; barrier_loss=... barrier_error=... over a in [0, 1],\n"
                                      "  and with --match weights the same after Git Re-Basin weight matching (mlp)."},
