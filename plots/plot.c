@@ -536,6 +536,29 @@ static int kind_curves(ctx *c, err *e)
 
 /* --- sharpness: lambda_max against step with the 2/eta stability thresholds --- */
 
+/* Whether run r's update is gradient descent, whose stability threshold is 2/eta (*gd;
+ * sgd, mezo, and sam, gam and forward-grad over sgd), and heavy-ball momentum beta > 0
+ * without Nesterov, whose threshold is (2+2 beta)/eta (*beta, else 0): the rules of
+ * experiments/probe_sched.c's eos metrics. Adaptive rules (adam, ...) have neither:
+ * their edge is the preconditioned sharpness (precond_sharpness, a curves metric). */
+static int gd_rule(ctx *c, const prun *r, int *gd, double *beta, err *e)
+{
+    char optim[32], base[32], nest[8];
+    double b;
+    int rc = param_text(c, r, "optim", optim, sizeof optim, e);
+    rc = rc ? rc : param_text(c, r, "base", base, sizeof base, e);
+    rc = rc ? rc : param_text(c, r, "nesterov", nest, sizeof nest, e);
+    rc = rc ? rc : param_num(c, r, "momentum", &b, e);
+    if (rc)
+        return rc;
+    const char *rule = optim;
+    if (!strcmp(optim, "sam") || !strcmp(optim, "gam") || !strcmp(optim, "forward-grad"))
+        rule = base[0] ? base : "sgd";
+    *gd = !optim[0] || !strcmp(rule, "sgd") || !strcmp(rule, "mezo");   /* no optim: an old store */
+    *beta = *gd && !strcmp(rule, "sgd") && strcmp(nest, "true") && isfinite(b) && b > 0 ? b : 0;
+    return 0;
+}
+
 static int kind_sharpness(ctx *c, err *e)
 {
     FILE *f = dopen(c, "sharpness.dat", e);
@@ -548,7 +571,7 @@ static int kind_sharpness(ctx *c, err *e)
                      "GROUP BY step ORDER BY step", &ls, e);
     rc = rc ? rc : prep(c, "SELECT step, value FROM metrics WHERE run = ?1 AND key = 'lr' "
                            "AND value IS NOT NULL ORDER BY step", &lr, e);
-    int has[c->n], thr[c->n], nset = 0;
+    int has[c->n], thr[c->n], gd[c->n], nset = 0;
     double beta[c->n];
     for (int i = 0; !rc && i < c->n; i++) {
         const prun *r = &c->r[i];
@@ -566,13 +589,12 @@ static int kind_sharpness(ctx *c, err *e)
         }
         rc = rc == SQLITE_DONE ? 0 : dberr(c, "sharpness", e);
         sqlite3_reset(ls);
-        double eta, b;
-        rc = rc ? rc : param_num(c, r, "momentum", &b, e);
+        double eta;
+        rc = rc ? rc : gd_rule(c, r, &gd[i], &beta[i], e);
         rc = rc ? rc : param_num(c, r, "lr", &eta, e);
         if (rc)
             break;
-        beta[i] = isfinite(b) ? b : 0;
-        if (!has[i])
+        if (!has[i] || !gd[i])   /* no 2/eta for adaptive rules: no threshold data set */
             continue;
         fprintf(f, "\n\n# %s: step 2/eta (2+2beta)/eta, beta = %s\n", r->rlabel, num(beta[i]));
         /* eta per step when the schedule was logged, else the lr parameter */
@@ -603,25 +625,26 @@ static int kind_sharpness(ctx *c, err *e)
                      "lambda_max metrics) for the selected runs");
     if (rc)
         return rc;
-    preamble(c, 900, 600);
+    preamble(c, 900, 650);
     FILE *g = c->gp;
     fprintf(g, "set title 'Edge of stability: sharpness against the 2/η threshold'\n"
                "set xlabel 'step (updates)'\nset ylabel 'λmax, top Hessian eigenvalue (loss / parameter²)'\n"
-               "set key bottom right\nset offsets 0, 0, graph 0.08, graph 0.04\n%splot \\\n",
+               "set key below Left reverse samplen 2\nset offsets 0, 0, graph 0.08, graph 0.04\n%splot \\\n",
             c->o->logy ? "set logscale y\n" : "");
     for (int i = 0, j = 0; i < c->n; i++) {
         if (!has[i])
             continue;
         const prun *r = &c->r[i];
         fprintf(g, "  'sharpness.dat' index %d using 1:2 with linespoints pt 7 ps 0.5 lw 2 "
-                   "lc rgb '#%06x' title 'λmax  %s', \\\n", 2 * j, r->rgb, quote(r->rlabel));
+                   "lc rgb '#%06x' title 'λmax  %s%s', \\\n", j, r->rgb, quote(r->rlabel),
+                gd[i] ? "" : " (adaptive: no 2/η)");
         if (thr[i])
             fprintf(g, "  'sharpness.dat' index %d using 1:2 with lines dt 2 lw 1.8 "
-                       "lc rgb '#%06x' title '2/η', \\\n", 2 * j + 1, r->rgb);
+                       "lc rgb '#%06x' title '2/η', \\\n", j + 1, r->rgb);
         if (thr[i] && beta[i] > 0)
             fprintf(g, "  'sharpness.dat' index %d using 1:3 with lines dt 4 lw 1.8 "
-                       "lc rgb '#%06x' title '(2+2β)/η, β=%g', \\\n", 2 * j + 1, r->rgb, beta[i]);
-        j++;
+                       "lc rgb '#%06x' title '(2+2β)/η, β=%g', \\\n", j + 1, r->rgb, beta[i]);
+        j += gd[i] ? 2 : 1;
     }
     fprintf(g, "  NaN notitle\n");
     return 0;

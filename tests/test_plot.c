@@ -19,7 +19,8 @@ static char dir[256];
 
 /* Fixture: experiment "fx". Group A: sgd lr=0.1 momentum=0.9, seeds 1..3; group B: adam
  * lr=0.01 seed 1. train_loss at steps 0, 10, 20 (A: 1 + seed, 0.5 * seed, seed^2 / 10),
- * test_acc at 20; run A1 logs lr 0.1 every step and has every probe table. */
+ * test_acc at 20; run A1 logs lr 0.1 every step and has every probe table; A2 and B
+ * have a top eigenvalue at step 10. */
 static const char *ids[4] = {
     "a100000000000000000000000000000000000000000000000000000000000001",
     "a200000000000000000000000000000000000000000000000000000000000002",
@@ -60,8 +61,9 @@ static int fixture(const char *path, err *e)
         rc = store_eigs_put(s, ids[0], k, "lanczos", &top, 1, e);
         rc = rc ? rc : store_collapse_put(s, ids[0], k, "train", nc, e);
     }
-    double top = 40;
+    double top = 40, top2 = 15;
     rc = rc ? rc : store_eigs_put(s, ids[3], 10, "lanczos", &top, 1, e);
+    rc = rc ? rc : store_eigs_put(s, ids[1], 10, "lanczos", &top2, 1, e);
     rc = rc ? rc : store_eigs_put(s, ids[0], 20, "lanczos", ev, 3, e);
     rc = rc ? rc : store_density_put(s, ids[0], 20, nodes, w, 4, e);
     /* a 3 x 2 grid: loss = 1 + alpha^2 + 2 beta^2 */
@@ -240,8 +242,15 @@ static void test_data(const char *db)
           "sharpness: thresholds exactly 2/eta and (2+2beta)/eta per logged step",
           "n %d %.17g %.17g", n, v[5][1], v[5][2]);
     n = rows(t, 3, v, 64, &blank);
-    CHECK(n == 2 && v[0][1] == 2.0 / 0.01 && v[1][1] == 2.0 / 0.01,
-          "sharpness: threshold from the lr parameter when lr is not logged", "n %d %g", n, v[0][1]);
+    CHECK(n == 2 && v[0][1] == 2.0 / 0.1 && v[1][2] == (2.0 + 2.0 * 0.9) / 0.1,
+          "sharpness: thresholds from the lr parameter when lr is not logged", "n %d %g", n, v[0][1]);
+    n = rows(t, 4, v, 64, &blank);
+    int n5 = rows(t, 5, v + 1, 63, &blank);
+    free(t);
+    t = slurp("sharp", "plot.gp");
+    CHECK(n == 1 && v[0][1] == 40 && n5 == 0 && t && strstr(t, "(adaptive: no 2/η)")
+              && strstr(t, "index 4 using 1:2"),
+          "sharpness: no 2/eta threshold for an adaptive optimizer (adam)", "n %d n5 %d", n, n5);
     free(t);
 
     rc = emit(s, "spectrum", "spec", NULL, &o, &e);
