@@ -625,11 +625,11 @@ static int kind_sharpness(ctx *c, err *e)
                      "lambda_max metrics) for the selected runs");
     if (rc)
         return rc;
-    preamble(c, 900, 650);
+    preamble(c, 1150, 600);
     FILE *g = c->gp;
     fprintf(g, "set title 'Edge of stability: sharpness against the 2/η threshold'\n"
                "set xlabel 'step (updates)'\nset ylabel 'λmax, top Hessian eigenvalue (loss / parameter²)'\n"
-               "set key below Left reverse samplen 2\nset offsets 0, 0, graph 0.08, graph 0.04\n%splot \\\n",
+               "set key outside right top Left reverse samplen 2\nset offsets 0, 0, graph 0.08, graph 0.04\n%splot \\\n",
             c->o->logy ? "set logscale y\n" : "");
     for (int i = 0, j = 0; i < c->n; i++) {
         if (!has[i])
