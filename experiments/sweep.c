@@ -184,6 +184,11 @@ typedef struct axis {
     char **items;   /* (n) */
 } axis;
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Split the sweep `{...}` of entry v into items stored in *arena. */
 static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *used,
                        axis *a, err *e)
@@ -238,11 +243,24 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
         }
         a->items[k] = (char *)(uintptr_t)*used;
         *used += strlen(out) + 1;
-        for (int j = 0; j < k; j++)
-            if (strcmp(*arena + (uintptr_t)a->items[j], out) == 0)
-                return err_set(e, ERR_USAGE, "%s:%d: %s: '%s' appears twice in the sweep",
-                               f->path, v->line, v->key, out);
     }
+    if (strstr(body, ".."))
+        return 0; /* a range has no repeats */
+    /* repeats by sorting a copy (a list may hold tens of thousands of items) */
+    const char **sorted = malloc((size_t)a->n * sizeof *sorted);
+    if (!sorted)
+        return err_set(e, ERR_SYS, "out of memory");
+    for (int k = 0; k < a->n; k++)
+        sorted[k] = *arena + (uintptr_t)a->items[k];
+    qsort(sorted, (size_t)a->n, sizeof *sorted, cmp_str);
+    for (int k = 1; k < a->n; k++)
+        if (strcmp(sorted[k - 1], sorted[k]) == 0) {
+            int rc = err_set(e, ERR_USAGE, "%s:%d: %s: '%s' appears twice in the sweep",
+                             f->path, v->line, v->key, sorted[k]);
+            free(sorted);
+            return rc;
+        }
+    free(sorted);
     return 0;
 }
 

@@ -164,6 +164,13 @@ name = x
 lr = {0.1, 0.10}
 [train]
 steps = 3"
+perr "repeated sweep item" 2 "bad.ini:4: hidden: '8' appears twice in the sweep" \
+    "[experiment]
+name = x
+[model]
+hidden = {16; 8; 32; 8}
+[train]
+steps = 3"
 perr "missing name" 2 "bad.ini: [experiment] needs a name" \
     "[experiment]
 seed = 1
