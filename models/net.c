@@ -282,9 +282,12 @@ static const model_vt net_vt = {
  * point then runs only the tail graph (net_graph_from layer 1: the first activation
  * onwards) on the pre-activations A + xB + yC. Samples go in blocks of whole chunks
  * (at most PLANE_BYTES of [A|B|C] at once); in a block, first the chunks' GEMMs and
- * then the points are split over the pool's threads in fixed ranges. One thread adds
+ * then the points are split over the pool's threads in fixed ranges. A thread takes
+ * its points in groups (their tails' parameters made once) and runs the group chunk
+ * by chunk, so each chunk's rows of [A|B|C] are read from cache, not memory. One thread adds
  * each point's chunk sums in chunk order, so no bit depends on the thread count. */
 #define PLANE_BYTES ((size_t)128 << 20)
+#define PLANE_GROUP_BYTES ((size_t)16 << 20)
 
 typedef struct plane_job {
     model *m;
@@ -297,10 +300,25 @@ typedef struct plane_job {
     ad_sums *sums;              /* (npts) */
     int phase;                  /* 0: the block's first layer; 1: its points */
     ad_graph **tail;            /* (T) */
-    double **theta, **pre;      /* (T) x (n); (T) x (chunk, h) */
+    double **theta, **pre;      /* (T) x (group, n), only the tails written; (T) x (chunk, h) */
     int *rc;                    /* (T) */
     err *e;                     /* (T) */
 } plane_job;
+
+/* Where the tail's parameters start in theta (after the first layer's). */
+static size_t plane_tail0(const model *m)
+{
+    const net *nt = m->impl;
+    return nt->nlayers > 1 ? m->blocks[nt->o.bias ? 2 : 1].offset : m->n;
+}
+
+/* Points evaluated together, chunk by chunk: as many tails' parameters as fit in
+ * PLANE_GROUP_BYTES (at least one). */
+static size_t plane_group(const model *m)
+{
+    size_t g = PLANE_GROUP_BYTES / ((m->n - plane_tail0(m) + 1) * sizeof(double));
+    return g ? g : 1;
+}
 
 static void plane_thread(void *arg, int tid, int T)
 {
@@ -322,24 +340,38 @@ static void plane_thread(void *arg, int tid, int T)
         }
         return;
     }
-    size_t tdim = (size_t)j->m->out_dim;  /* the tail's parameters: theta[tail0..n) */
-    size_t tail0 = nt->nlayers > 1 ? j->m->blocks[nt->o.bias ? 2 : 1].offset : j->m->n;
-    double *th = j->theta[tid], *pre = j->pre[tid];
-    for (size_t p = j->npts * (size_t)tid / (size_t)T; p < j->npts * (size_t)(tid + 1) / (size_t)T; p++) {
-        double x = j->xs[p], y = j->nd > 1 ? j->ys[p] : 0;
-        for (size_t i = tail0; i < j->m->n; i++)
-            th[i] = j->theta0[i] + x * j->d1[i] + (j->nd > 1 ? y * j->d2[i] : 0);
+    size_t tdim = (size_t)j->m->out_dim, n = j->m->n;  /* the tail's parameters: theta[tail0..n) */
+    size_t tail0 = plane_tail0(j->m), g = plane_group(j->m), p1 = j->npts * (size_t)(tid + 1) / (size_t)T;
+    double *pre = j->pre[tid];
+    for (size_t p0 = j->npts * (size_t)tid / (size_t)T; p0 < p1; p0 += g) {
+        size_t np = p1 - p0 < g ? p1 - p0 : g;
+        for (size_t q = 0; q < np; q++) {  /* the group's tail parameters */
+            double x = j->xs[p0 + q], y = j->nd > 1 ? j->ys[p0 + q] : 0, *th = j->theta[tid] + q * n;
+            for (size_t i = tail0; i < n; i++)
+                th[i] = j->theta0[i] + x * j->d1[i] + (j->nd > 1 ? y * j->d2[i] : 0);
+        }
+        /* chunk-major, so a chunk's [A|B|C] stays in cache for the whole group; each
+         * point still adds its chunks in chunk order */
         for (size_t r = 0; r < j->rows && !j->rc[tid]; r += chunk) {
             size_t rows = j->rows - r < chunk ? j->rows - r : chunk, s = j->r0 + r;
-            for (size_t i = 0; i < rows; i++) {
-                const double *a = j->abc + (r + i) * w3;
-                for (size_t k = 0; k < h; k++)
-                    pre[i * h + k] = a[k] + x * a[h + k] + (j->nd > 1 ? y * a[2 * h + k] : 0);
+            for (size_t q = 0; q < np && !j->rc[tid]; q++) {
+                double x = j->xs[p0 + q], y = j->nd > 1 ? j->ys[p0 + q] : 0;
+                for (size_t i = 0; i < rows; i++) {
+                    const double *a = j->abc + (r + i) * w3;
+                    double *o = pre + i * h;
+                    if (j->nd > 1)
+                        for (size_t k = 0; k < h; k++)
+                            o[k] = a[k] + x * a[h + k] + y * a[2 * h + k];
+                    else
+                        for (size_t k = 0; k < h; k++)
+                            o[k] = a[k] + x * a[h + k];
+                }
+                ad_bind bd = {.theta = j->theta[tid] + q * n, .x = pre,
+                              .y = j->b.y ? j->b.y + s : NULL,
+                              .t = j->b.t ? j->b.t + s * tdim : NULL, .rows = rows,
+                              .scale = 1.0 / (double)j->b.n};
+                j->rc[tid] = ad_run(j->tail[tid], AD_MODE_LOSS, &bd, &j->sums[p0 + q], &j->e[tid]);
             }
-            ad_bind bd = {.theta = th, .x = pre, .y = j->b.y ? j->b.y + s : NULL,
-                          .t = j->b.t ? j->b.t + s * tdim : NULL, .rows = rows,
-                          .scale = 1.0 / (double)j->b.n};
-            j->rc[tid] = ad_run(j->tail[tid], AD_MODE_LOSS, &bd, &j->sums[p], &j->e[tid]);
         }
     }
 }
@@ -369,7 +401,7 @@ static int dense_plane(model *m, const double *theta0, const double *d1, const d
         rc = ERR_SYS;
     for (int t = 0; t < T && !rc; t++) {
         j.tail[t] = net_graph_from(m, 1, e);
-        j.theta[t] = err_calloc(e, m->n, sizeof(double));
+        j.theta[t] = err_calloc(e, plane_group(m) * m->n, sizeof(double));
         j.pre[t] = err_malloc(e, chunk * h * sizeof(double));
         if (!j.tail[t] || !j.theta[t] || !j.pre[t])
             rc = ERR_SYS;

@@ -242,6 +242,33 @@ static void blocks(void)
     model_free(m);
 }
 
+/* Points spanning several of the plane hook's groups (a thread takes as many points
+ * as 16 MB of tail parameters hold: 2 at width 890, ~6.4 MB each): 6 points on 2
+ * threads are groups of 2 and 1 on each; still direct evaluation. */
+static void groups(void)
+{
+    model *m = make("mlp", LOSS_CE, 890, 890);
+    double *th = vec(m->n), *d1 = vec(m->n), *d2 = vec(m->n);
+    err e = {0};
+    model_init(m, th, 3, &e);
+    land_directions(m, th, 5, LAND_NORM_FILTER, 1, d1, d2, &e);
+    land_axis ax, ay;
+    land_axis_parse("-1:1:3", &ax, &e);
+    land_axis_parse("-0.5:0.5:2", &ay, &e);
+    batch b = {.x = xs, .y = ys, .n = NS};
+    double loss[6], acc[6], worst = 0, a;
+    int rc = land_grid(m, th, d1, d2, ax, ay, b, loss, acc, &e);
+    for (int k = 0; k < 6 && !rc; k++)
+        worst = fmax(worst, fabs(loss[k] - direct(m, th, d1, d2, land_axis_at(ax, k / 2),
+                                                  land_axis_at(ay, k % 2), b, &a)) / loss[k]);
+    CHECK(rc == 0 && worst <= 1e-12, "fast path over several point groups equals direct "
+          "evaluation", "rc %d worst rel %g", rc, worst);
+    free(th);
+    free(d1);
+    free(d2);
+    model_free(m);
+}
+
 static void parabola(void)
 {
     model *m = make("quadratic:3,0.5", LOSS_CE, 0, 0);
@@ -532,6 +559,7 @@ int main(void)
         pool_set_threads(2, NULL);
     }
     blocks();
+    groups();
     barriers();
     assignment();
     matching();
