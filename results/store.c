@@ -235,6 +235,8 @@ static int migrate(store *s, err *e)
     if (!rc && v > STORE_SCHEMA_VERSION)
         rc = err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
                      "use a newer basin", s->path, v, STORE_SCHEMA_VERSION);
+    if (!rc && v < 0)
+        rc = err_set(e, ERR_DATA, "%s: not a basin database (schema version %d)", s->path, v);
     if (!rc && v == 0) {   /* a fresh file must be empty: do not adopt foreign databases */
         sqlite3_stmt *st;
         rc = prep(s, "SELECT count(*) FROM sqlite_master", &st, e);

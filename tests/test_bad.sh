@@ -8,7 +8,7 @@
 #   sh tests/test_bad.sh ./basin
 #
 # The databases are made here (binary, and the schema version moves): good.db from a
-# tiny experiment, future.db (user_version 99), foreign.db (SQLite, not basin's),
+# tiny experiment, future.db (user_version 99), negative.db (-254), foreign.db (SQLite, not basin's),
 # text.db (not SQLite), cut.db (good.db cut to 3000 bytes). Needs the sqlite3 shell.
 # One "PASS name" or "FAIL name: detail" line per check, then "N passed, M failed".
 set -u
@@ -37,6 +37,8 @@ printf '[experiment]\nname = good\n[data]\ndata = blobs\nsamples = 32\n[model]\n
 "$B" run good.ini --db good.db >/dev/null 2>&1 || fail "setup: basin run good.ini"
 cp good.db future.db
 sqlite3 future.db 'PRAGMA user_version = 99'
+cp good.db negative.db
+sqlite3 negative.db 'PRAGMA user_version = -254'
 sqlite3 foreign.db 'CREATE TABLE t(x); INSERT INTO t VALUES (1)'
 printf 'not a database\n' >text.db
 head -c 3000 good.db >cut.db
