@@ -309,7 +309,7 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
     double x = 0;
     int k = 0, rc = 0;
     switch (id) {
-    case O_DATA: c->data.spec = v; break;
+    case O_DATA: rc = data_spec_check(v, e); c->data.spec = v; break;
     case O_SPLIT: rc = choice(name, v, splits, &k, e); c->data.split = k; break;
     case O_SAMPLES: rc = count(name, v, 1, 1e9, &x, e); c->data.samples = (size_t)x; break;
     case O_SUBSET: rc = choice(name, v, subsets, &k, e); c->data.random_subset = k; break;
@@ -324,6 +324,7 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
         if (strlen(v) >= sizeof c->model_kind)
             return bad(e, name, v, "a model name (too long)");
         snprintf(c->model_kind, sizeof c->model_kind, "%s", v);
+        rc = model_kind_check(v, e);
         break;
     case O_HIDDEN: rc = hidden(c, v, e); break;
     case O_ACT:
@@ -357,6 +358,7 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
         if (strlen(v) >= sizeof c->optim)
             return bad(e, name, v, "an optimizer name (too long)");
         snprintf(c->optim, sizeof c->optim, "%s", v);
+        rc = opt_names_check(v, NULL, e);
         break;
     case O_LR: rc = num(name, v, 0, 1e6, &x, e); c->hp.lr = x; break;
     case O_MOMENTUM: rc = num(name, v, 0, 0.999999999, &x, e); c->hp.momentum = x; break;
@@ -394,6 +396,7 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
         if (strlen(v) >= sizeof c->hp.base)
             return bad(e, name, v, "an update rule name (too long)");
         snprintf(c->hp.base, sizeof c->hp.base, "%s", v);
+        rc = opt_names_check(NULL, v, e);
         break;
     case O_WD_EXCLUDE: rc = role_mask(name, v, &c->hp.wd_exclude, e); break;
     case O_BETA1: rc = num(name, v, 0, 0.999999999999, &x, e); c->hp.beta1 = x; break;
@@ -432,6 +435,7 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
         if (strlen(v) >= sizeof c->model_kind)
             return bad(e, name, v, "a function name (too long)");
         snprintf(c->model_kind, sizeof c->model_kind, "%s", v);
+        rc = model_kind_check(v, e);
         break;
     case O_START: rc = point(name, v, c->start, e); c->has_start = !rc; break;
     case O_DIR1: c->dir1 = v; break;

@@ -427,6 +427,8 @@ static int resolve(exp_plan *p, const axis *ax, int nax, const int *ix, exp_run 
                        f->path, steps_line, epochs_line);
     if (!epochs_line && !steps_line)
         return err_set(e, ERR_USAGE, "%s: [train] needs epochs or steps", f->path);
+    if (opt_names_check(r->c.optim, r->c.hp.base, e))   /* e.g. a base under mezo */
+        return err_wrap(e, "%s", f->path);
     char lab[1024] = "";
     for (int a = 0; a < nax; a++)
         snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "%s%s=%s", a ? " " : "",

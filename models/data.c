@@ -707,40 +707,68 @@ static int data_check_opts(const data_opts *o, err *e)
     return 0;
 }
 
+/* The kind of source `s` names; for synthetic sets *synth is which. */
+enum spec_kind { SPEC_FASHION, SPEC_IDX, SPEC_CSV, SPEC_SYNTH, SPEC_UNKNOWN };
+
+static enum spec_kind spec_kind(const char *s, enum data_synth *synth)
+{
+    static const char *const names[] = { [DATA_BLOBS] = "blobs", [DATA_SPIRALS] = "spirals",
+                                         [DATA_TEACHER] = "teacher" };
+    if (!strcmp(s, "fashion-mnist"))
+        return SPEC_FASHION;
+    if (!strncmp(s, "idx:", 4) && s[4])
+        return SPEC_IDX;
+    if (!strncmp(s, "csv:", 4) && s[4] && s[4] != ',')
+        return SPEC_CSV;
+    for (int k = DATA_BLOBS; k <= DATA_TEACHER; k++)
+        if (!strcmp(s, names[k]))
+            return *synth = (enum data_synth)k, SPEC_SYNTH;
+    return SPEC_UNKNOWN;
+}
+
+int data_spec_check(const char *spec, err *e)
+{
+    enum data_synth synth;
+    if (spec_kind(spec, &synth) != SPEC_UNKNOWN)
+        return 0;
+    return err_set(e, ERR_USAGE, "unknown dataset '%s' (known: fashion-mnist, idx:DIR, "
+                   "csv:TRAIN[,TEST], blobs, spirals, teacher)", spec);
+}
+
 /* Every sample of the split from the source `o->spec` names. IDX sources leave x
  * NULL and return their pixels as bytes in *px (caller frees); others set *px = NULL. */
 static int data_read(const data_opts *o, data **out, unsigned char **px, err *e)
 {
     const char *s = o->spec;
+    enum data_synth synth = DATA_BLOBS;
     *out = NULL;
     *px = NULL;
-    if (!strcmp(s, "fashion-mnist"))
+    switch (spec_kind(s, &synth)) {
+    case SPEC_FASHION:
         return data_idx_load(data_fashion_dir(), 1, o->split, out, px, e);
-    if (!strncmp(s, "idx:", 4) && s[4])
+    case SPEC_IDX:
         return data_idx_load(s + 4, 0, o->split, out, px, e);
-    if (!strncmp(s, "csv:", 4) && s[4] && s[4] != ',') {
-        const char *train = s + 4, *comma = strchr(train, ',');
-        if (o->split == DATA_TEST && (!comma || !comma[1]))
-            return err_set(e, ERR_USAGE, "%s: the test split needs a second file (csv:TRAIN,TEST)", s);
-        if (o->split == DATA_TEST)
-            return data_csv_load(comma + 1, out, e);
-        if (!comma)
-            return data_csv_load(train, out, e);
-        char path[DATA_PATH_MAX];
-        size_t len = (size_t)(comma - train);
-        if (len >= sizeof path)
-            return err_set(e, ERR_USAGE, "%s: file name too long", s);
-        memcpy(path, train, len);
-        path[len] = '\0';
-        return data_csv_load(path, out, e);
+    case SPEC_SYNTH:
+        return data_synth_load(o, synth, out, e);
+    case SPEC_UNKNOWN:
+        return data_spec_check(s, e);
+    case SPEC_CSV:
+        break;
     }
-    static const char *const synth[] = { [DATA_BLOBS] = "blobs", [DATA_SPIRALS] = "spirals",
-                                         [DATA_TEACHER] = "teacher" };
-    for (int k = DATA_BLOBS; k <= DATA_TEACHER; k++)
-        if (!strcmp(s, synth[k]))
-            return data_synth_load(o, (enum data_synth)k, out, e);
-    return err_set(e, ERR_USAGE, "unknown dataset '%s' (known: fashion-mnist, idx:DIR, "
-                   "csv:TRAIN[,TEST], blobs, spirals, teacher)", s);
+    const char *train = s + 4, *comma = strchr(train, ',');
+    if (o->split == DATA_TEST && (!comma || !comma[1]))
+        return err_set(e, ERR_USAGE, "%s: the test split needs a second file (csv:TRAIN,TEST)", s);
+    if (o->split == DATA_TEST)
+        return data_csv_load(comma + 1, out, e);
+    if (!comma)
+        return data_csv_load(train, out, e);
+    char path[DATA_PATH_MAX];
+    size_t len = (size_t)(comma - train);
+    if (len >= sizeof path)
+        return err_set(e, ERR_USAGE, "%s: file name too long", s);
+    memcpy(path, train, len);
+    path[len] = '\0';
+    return data_csv_load(path, out, e);
 }
 
 int data_load(const data_opts *o, data **out, err *e)

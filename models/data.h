@@ -65,6 +65,11 @@ void data_opts_default(data_opts *o);
  * IDX/gzip/CSV (naming file and, for CSV, line), more samples asked than exist. */
 int data_load(const data_opts *o, data **out, err *e);
 
+/* 0 when `spec` names a source data_load knows (fashion-mnist, idx:DIR,
+ * csv:TRAIN[,TEST], blobs, spirals, teacher), else ERR_USAGE naming it and the known
+ * forms. Checks the form only: files are opened by data_load. */
+int data_spec_check(const char *spec, err *e);
+
 /* Free a dataset; NULL is fine. */
 void data_free(data *d);
 

@@ -47,11 +47,22 @@ void model_free(model *m)
     free(m);
 }
 
+int model_kind_check(const char *kind, err *e)
+{
+    if (!kind || !*kind)
+        return err_set(e, ERR_USAGE, "model: no model kind given");
+    if (testfn_is(kind) || cnn_is(kind) || !strcmp(kind, "mlp") || !strcmp(kind, "logreg"))
+        return 0;
+    return err_set(e, ERR_USAGE, "model: unknown model '%s' (known: logreg, mlp, cnn, resnet, "
+                   "rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b)", kind);
+}
+
 int model_new(const model_opts *o, model **out, err *e)
 {
     *out = NULL;
-    if (!o->kind || !*o->kind)
-        return err_set(e, ERR_USAGE, "model: no model kind given");
+    int rc = model_kind_check(o->kind, e);
+    if (rc)
+        return rc;
     if (testfn_is(o->kind))
         return testfn_new(o, out, e);
     return cnn_is(o->kind) ? cnn_new(o, out, e) : net_new(o, out, e);

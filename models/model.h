@@ -141,6 +141,10 @@ typedef struct model_opts {
  * default), cnn channels 6,16, resnet width 16, 9 blocks, skips on. */
 void model_opts_default(model_opts *o);
 
+/* 0 when `kind` names a model model_new builds, else ERR_USAGE naming it and the
+ * known kinds (a test function's parameters are checked by model_new). */
+int model_kind_check(const char *kind, err *e);
+
 /* Build the model named by o->kind. ERR_USAGE for unknown kinds or nonsense sizes. */
 int model_new(const model_opts *o, model **out, err *e);
 

@@ -453,8 +453,7 @@ int net_new(const model_opts *o, model **out, err *e)
 {
     int logreg = strcmp(o->kind, "logreg") == 0;
     if (!logreg && strcmp(o->kind, "mlp") != 0)
-        return err_set(e, ERR_USAGE, "model: unknown model '%s' (known: logreg, mlp, "
-                       "rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b)", o->kind);
+        return err_set(e, ERR_USAGE, "model: '%s' is not a dense network (logreg, mlp)", o->kind);
     int nh = logreg ? 0 : o->nhidden;
     if (nh < 0 || nh > MAX_LAYERS - 1)
         return err_set(e, ERR_USAGE, "model: %d hidden layers (at most %d)", nh, MAX_LAYERS - 1);

@@ -57,6 +57,8 @@ static const opt_method methods[] = {
 };
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
+#define RULE_NAMES "sgd adam adamw diffgrad ademamix dog"
+
 const char *opt_names(void)
 {
     return "sgd adam adamw diffgrad ademamix dog sam gam forward-grad mezo";
@@ -212,11 +214,27 @@ static int lookup(const char *name, const opt_hparams *hp, const opt_method **mt
         *rule = find(bn);
         if (!*rule || (*rule)->kind != OPT_RULE)
             return err_set(e, ERR_USAGE, "optimizer: base '%s' of %s is not an update rule "
-                           "(sgd adam adamw diffgrad ademamix dog)", bn, name);
+                           "(%s)", bn, name, RULE_NAMES);
     } else if (hp->base[0])
         return err_set(e, ERR_USAGE, "optimizer: %s has its own update; --base does not apply",
                        name);
     return 0;
+}
+
+int opt_names_check(const char *name, const char *base, err *e)
+{
+    const opt_method *mt, *rule;
+    if (!name) {
+        mt = find(base);
+        return mt && mt->kind == OPT_RULE ? 0 : err_set(e, ERR_USAGE, "optimizer: base '%s' "
+                                                        "is not an update rule (%s)", base, RULE_NAMES);
+    }
+    opt_hparams hp;
+    opt_hparams_default(&hp);
+    if (base && strlen(base) >= sizeof hp.base)
+        return err_set(e, ERR_USAGE, "optimizer: base '%s' is too long", base);
+    snprintf(hp.base, sizeof hp.base, "%s", base ? base : "");
+    return lookup(name, &hp, &mt, &rule, e);
 }
 
 static void resolve(const opt_method *mt, const opt_method *rule, opt_hparams *h)

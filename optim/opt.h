@@ -96,6 +96,11 @@ void opt_hparams_default(opt_hparams *hp);
 /* The --optim names, space-separated, for help texts. */
 const char *opt_names(void);
 
+/* 0 when optimizer `name` exists and `base` (NULL or "": its default) may stand under
+ * it; name NULL: whether `base` is an update rule. Else ERR_USAGE naming the value, as
+ * opt_new would. Hyperparameter values are checked by opt_new. */
+int opt_names_check(const char *name, const char *base, err *e);
+
 /* Resolve the "method default" markers of hp (NAN lr and weight_decay, wd_exclude -1)
  * for optimizer `name` (its base rule's defaults for sam, gam, forward-grad).
  * ERR_USAGE for unknown names or a base that is not an update rule; hp is then

@@ -171,6 +171,35 @@ name = x
 hidden = {16; 8; 32; 8}
 [train]
 steps = 3"
+perr "unknown model" 2 "bad.ini:4: model: unknown model 'mpl' (known: logreg, mlp, cnn, resnet," \
+    "[experiment]
+name = x
+[model]
+model = mpl
+[train]
+steps = 3"
+perr "unknown optimizer in a sweep" 2 "bad.ini:4: optimizer: unknown 'adma' (known: sgd adam" \
+    "[experiment]
+name = x
+[optim]
+optim = {sgd, adma}
+[train]
+steps = 3"
+perr "base that is not an update rule" 2 "bad.ini:5: optimizer: base 'gam' is not an update rule" \
+    "[experiment]
+name = x
+[optim]
+optim = sam
+base = gam
+[train]
+steps = 3"
+perr "unknown dataset" 2 "bad.ini:4: unknown dataset 'fmnist' (known: fashion-mnist, idx:DIR," \
+    "[experiment]
+name = x
+[data]
+data = fmnist
+[train]
+steps = 3"
 perr "missing name" 2 "bad.ini: [experiment] needs a name" \
     "[experiment]
 seed = 1
