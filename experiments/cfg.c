@@ -618,6 +618,11 @@ int cfg_get(const cfg *c, int cmd, const char *name, char *buf, size_t cap)
     return -1;
 }
 
+int cfg_get_row(const cfg *c, int i, char *buf, size_t cap)
+{
+    return i >= 0 && i < O_COUNT ? get(c, i, buf, cap) : -1;
+}
+
 /* Edit distance, for "did you mean". */
 static int distance(const char *a, const char *b)
 {
@@ -642,25 +647,27 @@ int cfg_set(cfg *c, int cmd, const char *name, const char *val, err *e)
 {
     int best = -1, bestd = 4, elsewhere = 0;
     for (int i = 0; i < O_COUNT; i++) {
-        if (strcmp(name, rows[i].name) == 0 && !(rows[i].cmds & cmd)) {
+        if (strcmp(name, rows[i].name) != 0)
+            continue;
+        if (!(rows[i].cmds & cmd)) {
             elsewhere = 1;  /* a name may have a row per command group (--alpha) */
             continue;
         }
-        if (strcmp(name, rows[i].name) == 0) {
-            if (rows[i].arg && !val)
-                return err_set(e, ERR_USAGE, "--%s needs a value (%s)", name, rows[i].arg);
-            if (!rows[i].arg && val)
-                return err_set(e, ERR_USAGE, "--%s takes no value", name);
-            return apply(c, i, name, val, e);
-        }
+        if (rows[i].arg && !val)
+            return err_set(e, ERR_USAGE, "--%s needs a value (%s)", name, rows[i].arg);
+        if (!rows[i].arg && val)
+            return err_set(e, ERR_USAGE, "--%s takes no value", name);
+        return apply(c, i, name, val, e);
+    }
+    if (elsewhere)
+        return err_set(e, ERR_USAGE, "--%s does not apply to this command", name);
+    for (int i = 0; i < O_COUNT; i++) {   /* unknown: the nearest name */
         int dd = distance(name, rows[i].name);
         if ((rows[i].cmds & cmd) && dd < bestd) {
             bestd = dd;
             best = i;
         }
     }
-    if (elsewhere)
-        return err_set(e, ERR_USAGE, "--%s does not apply to this command", name);
     if (best >= 0)
         return err_set(e, ERR_USAGE, "unknown option --%s (did you mean --%s?)", name, rows[best].name);
     return err_set(e, ERR_USAGE, "unknown option --%s (see --help)", name);

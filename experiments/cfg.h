@@ -102,6 +102,9 @@ const char *cfg_option(int i, int *cmds, int *takes_value);
  * texts; basin run's [probes] keys (CMD_RUN) have one. */
 int cfg_get(const cfg *c, int cmd, const char *name, char *buf, size_t cap);
 
+/* cfg_get of row i of the option table (cfg_option's numbering). */
+int cfg_get_row(const cfg *c, int i, char *buf, size_t cap);
+
 /* Print the options of command `cmd` to stdout, one per line with help. */
 void cfg_print_help(int cmd);
 

@@ -29,6 +29,10 @@
 #include "ini.h"
 #include "session.h"
 
+/* The most runs one file may expand to: bounds the plan's memory (a few kB a run) and
+ * the time before the first run starts (about 0.1 ms a run). */
+#define EXP_MAX_RUNS 10000
+
 /* Runner keys that are not options of `basin train`. */
 typedef struct exp_opts {
     long eval_every;        /* steps between train/test evaluations; 0: only at the
@@ -48,7 +52,8 @@ typedef struct exp_run {
     char *canon;            /* canonical configuration text */
     char *label;            /* the swept values, "lr=0.1 seed=2" ("" without axes) */
     int nparams;            /* canonical (key, value) pairs, for the params table */
-    char **keys, **vals;
+    char **keys, **vals;    /* (nparams), pointing into pbuf: canon cut into lines */
+    char *pbuf;
 } exp_run;
 
 typedef struct exp_plan {

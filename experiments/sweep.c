@@ -202,9 +202,12 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
     char tail;
     a->n = 0;
     if (strstr(body, "..")) {
-        if (sscanf(body, " %ld .. %ld %c", &lo, &hi, &tail) != 2 || hi < lo || hi - lo >= 100000)
+        if (sscanf(body, " %ld .. %ld %c", &lo, &hi, &tail) != 2 || hi < lo)
             return err_set(e, ERR_USAGE, "%s:%d: %s: bad range '%s' (want {FIRST..LAST} with "
                            "whole numbers, FIRST <= LAST)", f->path, v->line, v->key, s);
+        if ((unsigned long)hi - (unsigned long)lo >= EXP_MAX_RUNS)
+            return err_set(e, ERR_USAGE, "%s:%d: %s: range '%s' is longer than a sweep may be "
+                           "(%d runs)", f->path, v->line, v->key, s, EXP_MAX_RUNS);
         a->n = (int)(hi - lo + 1);
     }
     char sep = strchr(body, ';') ? ';' : ',';
@@ -330,8 +333,6 @@ static int apply(const ini *f, const ini_entry *v, const char *val, exp_run *r, 
 typedef struct canon {
     char *t;
     size_t len, cap;
-    char **keys, **vals;   /* NULL: text only */
-    int n;
 } canon;
 
 static int canon_add(canon *c, const char *key, const char *val, err *e)
@@ -344,12 +345,6 @@ static int canon_add(canon *c, const char *key, const char *val, err *e)
         c->t = g;
     }
     c->len += (size_t)snprintf(c->t + c->len, c->cap - c->len, "%s = %s\n", key, val);
-    if (c->keys) {
-        c->keys[c->n] = strdup(key);
-        c->vals[c->n] = strdup(val);
-        if (!c->keys[c->n++] || !c->vals[c->n - 1])
-            return err_set(e, ERR_SYS, "out of memory");
-    }
     return 0;
 }
 
@@ -362,26 +357,18 @@ static int omitted_at_default(const char *key, const char *val)
 
 /* The canonical configuration of r (without the seed line when !with_seed): every
  * option of basin train that has a canonical form, in table order, then eval-every
- * and snapshot-every (and resources when on). With `params`, also r's (key, value) pairs. */
-static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
+ * and snapshot-every (and resources when on). Into *out, exactly as long as it is. */
+static int canon_text(exp_run *r, int with_seed, char **out, err *e)
 {
     canon c = {.t = malloc(4096), .cap = 4096};
-    int cmds, takes, rows = 2, rc = 0;
-    while (cfg_option(rows - 2, &cmds, &takes))
-        rows++;
-    if (params) {
-        c.keys = r->keys = calloc((size_t)rows, sizeof *c.keys);
-        c.vals = r->vals = calloc((size_t)rows, sizeof *c.vals);
-    }
-    if (!c.t || (params && (!c.keys || !c.vals))) {
-        free(c.t);
+    int cmds, takes, rc = 0;
+    if (!c.t)
         return err_set(e, ERR_SYS, "out of memory");
-    }
     c.t[0] = 0;
     const char *n;
     char buf[1024];
     for (int i = 0; !rc && (n = cfg_option(i, &cmds, &takes)); i++)
-        if ((cmds & EXP_CMDS) && cfg_get(&r->c, EXP_CMDS, n, buf, sizeof buf) == 0
+        if ((cmds & EXP_CMDS) && cfg_get_row(&r->c, i, buf, sizeof buf) == 0
             && (with_seed || strcmp(n, "seed") != 0) && !omitted_at_default(n, buf))
             rc = canon_add(&c, n, buf, e);
     snprintf(buf, sizeof buf, "%ld", r->x.eval_every);
@@ -390,13 +377,37 @@ static int canon_text(exp_run *r, int with_seed, int params, char **out, err *e)
     rc = rc ? rc : canon_add(&c, "snapshot-every", buf, e);
     if (r->x.resources)   /* only when on: the ids of runs without it stay as they were */
         rc = rc ? rc : canon_add(&c, "resources", "true", e);
-    if (params)
-        r->nparams = c.n;
+    char *fit = rc ? NULL : realloc(c.t, c.len + 1);
+    if (!rc && !fit)
+        rc = err_set(e, ERR_SYS, "out of memory");
     if (rc)
         free(c.t);
     else
-        *out = c.t;
+        *out = fit;
     return rc;
+}
+
+/* r's (key, value) pairs for the params table: its canonical text cut into lines
+ * "key = value" in one copy, r->keys and r->vals pointing into it. */
+static int canon_params(exp_run *r, err *e)
+{
+    int lines = 0;
+    for (const char *q = r->canon; *q; q++)
+        lines += *q == '\n';
+    r->pbuf = strdup(r->canon);
+    r->keys = malloc(((size_t)lines + 1) * sizeof *r->keys);
+    r->vals = malloc(((size_t)lines + 1) * sizeof *r->vals);
+    if (!r->pbuf || !r->keys || !r->vals)
+        return err_set(e, ERR_SYS, "out of memory");
+    r->nparams = 0;
+    for (char *q = r->pbuf, *nl; (nl = strchr(q, '\n')); q = nl + 1) {
+        char *eq = strstr(q, " = ");   /* keys hold no blanks: the first " = " ends one */
+        *nl = 0;
+        *eq = 0;
+        r->keys[r->nparams] = q;
+        r->vals[r->nparams++] = eq + 3;
+    }
+    return 0;
 }
 
 /* Resolve grid point `ix` (one item index per axis) into r. */
@@ -436,8 +447,9 @@ static int resolve(exp_plan *p, const axis *ax, int nax, const int *ix, exp_run 
     char *nos = NULL;
     if (!(r->label = strdup(lab)))
         return err_set(e, ERR_SYS, "out of memory");
-    rc = canon_text(r, 1, 1, &r->canon, e);
-    rc = rc ? rc : canon_text(r, 0, 0, &nos, e);
+    rc = canon_text(r, 1, &r->canon, e);
+    rc = rc ? rc : canon_params(r, e);
+    rc = rc ? rc : canon_text(r, 0, &nos, e);
     if (!rc) {
         sha256_hex(r->canon, r->id);
         sha256_hex(nos, r->grp);
@@ -641,8 +653,9 @@ int exp_plan_load_set(const char *path, const char *const *sets, int nsets, exp_
     double total = 1;
     for (int a = 0; a < nax; a++)
         total *= ax[a].n;
-    if (!rc && total > 100000)
-        rc = err_set(e, ERR_USAGE, "%s: the sweep has %.0f runs; at most 100000", path, total);
+    if (!rc && total > EXP_MAX_RUNS)
+        rc = err_set(e, ERR_USAGE, "%s: the sweep has %.0f runs; at most %d (split it over "
+                     "several files)", path, total, EXP_MAX_RUNS);
     if (!rc && !(p->runs = calloc((size_t)total, sizeof *p->runs)))
         rc = err_set(e, ERR_SYS, "out of memory");
     int ix[64] = {0};
@@ -667,10 +680,7 @@ void exp_plan_free(exp_plan *p)
 {
     for (size_t r = 0; r < p->n; r++) {
         exp_run *x = &p->runs[r];
-        for (int k = 0; k < x->nparams; k++) {
-            free(x->keys[k]);
-            free(x->vals[k]);
-        }
+        free(x->pbuf);
         free(x->keys);
         free(x->vals);
         free(x->canon);
