@@ -587,6 +587,15 @@ static void test_synth(void)
     data_opts_default(&o);
     o.spec = "mnist";
     load_reject("unknown dataset is ERR_USAGE", &o, ERR_USAGE, "mnist", "unknown");
+    static const char *const good[] = {"fashion-mnist", "idx:/x", "csv:a.csv", "csv:a,b", "blobs",
+                                       "spirals", "teacher"};
+    static const char *const worse[] = {"mnist", "idx:", "csv:", "csv:,b", "Blobs", ""};
+    int right = 1;
+    for (size_t k = 0; k < sizeof good / sizeof *good; k++)
+        right &= data_spec_check(good[k], NULL) == 0;
+    for (size_t k = 0; k < sizeof worse / sizeof *worse; k++)
+        right &= data_spec_check(worse[k], NULL) == ERR_USAGE;
+    CHECK(right, "data_spec_check: the known forms pass, others are ERR_USAGE", "wrong verdict");
 }
 
 /* ---- imbalance, label noise --------------------------------------------------------- */

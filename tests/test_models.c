@@ -301,6 +301,12 @@ int main(void)
         o.kind = "perceptron";
         int rc = model_new(&o, &m, &e);
         CHECK(rc == ERR_USAGE && strstr(e.msg, "perceptron"), "unknown model is a usage error", "%s", e.msg);
+        CHECK(model_kind_check("resnet", NULL) == 0 && model_kind_check("quadratic:1,2", NULL) == 0
+              && model_kind_check("logreg", NULL) == 0 && model_kind_check("rastrigin", NULL) == 0,
+              "model_kind_check knows resnet, quadratic:a,b, logreg, rastrigin", "refused one");
+        rc = model_kind_check("perceptron", &e);
+        CHECK(rc == ERR_USAGE && strstr(e.msg, "'perceptron' (known: logreg, mlp, cnn, resnet,"),
+              "model_kind_check refuses an unknown kind, listing the known", "%s", e.msg);
         o.kind = "mlp";
         o.hidden[0] = 0;
         rc = model_new(&o, &m, &e);

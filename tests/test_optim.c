@@ -689,6 +689,26 @@ static void usage_errors(void)
         CHECK(rc == ERR_USAGE && !o && strstr(e.msg, cases[k].want), nm, "rc %d: %s", rc, e.msg);
         opt_free(o);
     }
+    /* the names alone, as experiment files are checked before anything runs */
+    static const struct {
+        const char *name, *base;
+        int ok;
+        const char *want;
+    } names[] = {
+        {"sgd", NULL, 1, ""}, {"sam", "adamw", 1, ""}, {"gam", "", 1, ""},
+        {NULL, "dog", 1, ""}, {"rmsprop", NULL, 0, "unknown 'rmsprop'"},
+        {"sam", "gam", 0, "not an update rule"}, {NULL, "mezo", 0, "base 'mezo' is not"},
+        {"mezo", "adam", 0, "--base does not apply"},
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        err e = {0};
+        int rc = opt_names_check(names[k].name, names[k].base, &e);
+        char nm[96];
+        snprintf(nm, sizeof nm, "opt_names_check(%s, %s) %s", names[k].name ? names[k].name : "NULL",
+                 names[k].base ? names[k].base : "NULL", names[k].ok ? "passes" : "refuses");
+        CHECK(names[k].ok ? rc == 0 : rc == ERR_USAGE && strstr(e.msg, names[k].want), nm,
+              "rc %d: %s", rc, e.msg);
+    }
 }
 
 /* On 1000 Fashion-MNIST samples, MLP 784-32-10: 30 steps of batch 100 lower the loss. */
