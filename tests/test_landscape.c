@@ -208,38 +208,47 @@ done:
     model_free(m);
 }
 
+/* An mlp of widths h1, h2 (tanh, CE) on batch b: the fast path's 2-D grid on xr x yr
+ * (at most 8 points) against direct evaluation at each point, to 1e-12. */
+static void grid_vs_direct(const char *name, int h1, int h2, batch b, const char *xr,
+                           const char *yr)
+{
+    model *m = make("mlp", LOSS_CE, h1, h2);
+    double *th = vec(m->n), *d1 = vec(m->n), *d2 = vec(m->n);
+    err e = {0};
+    model_init(m, th, 2, &e);
+    land_directions(m, th, 4, LAND_NORM_FILTER, 1, d1, d2, &e);
+    land_axis ax, ay;
+    land_axis_parse(xr, &ax, &e);
+    land_axis_parse(yr, &ay, &e);
+    double loss[8], acc[8], worst = 0, a;
+    int rc = ax.n * ay.n > 8 ? -1 : land_grid(m, th, d1, d2, ax, ay, b, loss, acc, &e);
+    for (int k = 0; k < ax.n * ay.n && !rc; k++)
+        worst = fmax(worst, fabs(loss[k] - direct(m, th, d1, d2, land_axis_at(ax, k / ay.n),
+                                                  land_axis_at(ay, k % ay.n), b, &a)) / loss[k]);
+    CHECK(rc == 0 && worst <= 1e-12, name, "rc %d worst rel %g", rc, worst);
+    free(th);
+    free(d1);
+    free(d2);
+    model_free(m);
+}
+
 /* Samples spanning several of the plane hook's blocks of samples (its first layer's
  * [A|B|C] is capped at 128 MB: 2792 rows at width 2000): still direct evaluation. */
 static void blocks(void)
 {
     enum { BIG = 6000 };
-    model *m = make("mlp", LOSS_CE, 2000, 0);
-    double *x = vec(BIG * DIN), *th = vec(m->n), *d1 = vec(m->n), *d2 = vec(m->n);
+    double *x = vec(BIG * DIN);
     int *y = malloc(BIG * sizeof *y);
     unsigned s = 8;
     for (int i = 0; i < BIG * DIN; i++)
         x[i] = 2 * frand(&s);
     for (int i = 0; i < BIG; i++)
         y[i] = i % NOUT;
-    err e = {0};
-    model_init(m, th, 2, &e);
-    land_directions(m, th, 4, LAND_NORM_FILTER, 1, d1, d2, &e);
-    land_axis ax;
-    land_axis_parse("-1:1:2", &ax, &e);
-    batch b = {.x = x, .y = y, .n = BIG};
-    double loss[4], acc[4], worst = 0, a;
-    int rc = land_grid(m, th, d1, d2, ax, ax, b, loss, acc, &e);
-    for (int k = 0; k < 4 && !rc; k++)
-        worst = fmax(worst, fabs(loss[k] - direct(m, th, d1, d2, land_axis_at(ax, k / 2),
-                                                  land_axis_at(ax, k % 2), b, &a)) / loss[k]);
-    CHECK(rc == 0 && worst <= 1e-12, "fast path over several sample blocks equals direct "
-          "evaluation", "rc %d worst rel %g", rc, worst);
+    grid_vs_direct("fast path over several sample blocks equals direct evaluation", 2000, 0,
+                   (batch){.x = x, .y = y, .n = BIG}, "-1:1:2", "-1:1:2");
     free(x);
     free(y);
-    free(th);
-    free(d1);
-    free(d2);
-    model_free(m);
 }
 
 /* Points spanning several of the plane hook's groups (a thread takes as many points
@@ -247,26 +256,8 @@ static void blocks(void)
  * threads are groups of 2 and 1 on each; still direct evaluation. */
 static void groups(void)
 {
-    model *m = make("mlp", LOSS_CE, 890, 890);
-    double *th = vec(m->n), *d1 = vec(m->n), *d2 = vec(m->n);
-    err e = {0};
-    model_init(m, th, 3, &e);
-    land_directions(m, th, 5, LAND_NORM_FILTER, 1, d1, d2, &e);
-    land_axis ax, ay;
-    land_axis_parse("-1:1:3", &ax, &e);
-    land_axis_parse("-0.5:0.5:2", &ay, &e);
-    batch b = {.x = xs, .y = ys, .n = NS};
-    double loss[6], acc[6], worst = 0, a;
-    int rc = land_grid(m, th, d1, d2, ax, ay, b, loss, acc, &e);
-    for (int k = 0; k < 6 && !rc; k++)
-        worst = fmax(worst, fabs(loss[k] - direct(m, th, d1, d2, land_axis_at(ax, k / 2),
-                                                  land_axis_at(ay, k % 2), b, &a)) / loss[k]);
-    CHECK(rc == 0 && worst <= 1e-12, "fast path over several point groups equals direct "
-          "evaluation", "rc %d worst rel %g", rc, worst);
-    free(th);
-    free(d1);
-    free(d2);
-    model_free(m);
+    grid_vs_direct("fast path over several point groups equals direct evaluation", 890, 890,
+                   (batch){.x = xs, .y = ys, .n = NS}, "-1:1:3", "-0.5:0.5:2");
 }
 
 static void parabola(void)
