@@ -435,7 +435,6 @@ static int apply(cfg *c, enum opt_id id, const char *name, const char *v, err *e
         if (strlen(v) >= sizeof c->model_kind)
             return bad(e, name, v, "a function name (too long)");
         snprintf(c->model_kind, sizeof c->model_kind, "%s", v);
-        rc = model_kind_check(v, e);
         break;
     case O_START: rc = point(name, v, c->start, e); c->has_start = !rc; break;
     case O_DIR1: c->dir1 = v; break;

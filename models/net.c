@@ -44,7 +44,8 @@ typedef struct net {
 static const model_vt net_vt;
 
 /* Build one thread's graph of layers `from`..nlayers-1, its input the output of layer
- * from-1 before the activation (from = 0: the whole network on the samples). */
+ * from-1 before the activation (from = 0: the whole network on the samples). Its theta
+ * is theta[offset of layer from's weight ..): from > 0 binds the tail's parameters alone. */
 static ad_graph *net_graph_from(const model *m, int from, err *e)
 {
     const net *nt = m->impl;
@@ -52,16 +53,17 @@ static ad_graph *net_graph_from(const model *m, int from, err *e)
     if (!g)
         return NULL;
     int h = ad_input(g, nt->width[from]), k = from * (nt->o.bias ? 2 : 1);
+    size_t base = from < nt->nlayers ? m->blocks[k].offset : 0;
     for (int l = from; l < nt->nlayers; l++) {
         if (l > 0)
             h = ad_act(g, h, nt->o.act, nt->o.leaky_slope);
         if (l == nt->nlayers - 1)
             ad_set_features(g, h);
         const model_block *w = &m->blocks[k++];
-        h = ad_matmul_t(g, h, ad_param(g, w->offset, w->shape[0], w->shape[1]));
+        h = ad_matmul_t(g, h, ad_param(g, w->offset - base, w->shape[0], w->shape[1]));
         if (nt->o.bias) {
             const model_block *b = &m->blocks[k++];
-            h = ad_bias(g, h, ad_param(g, b->offset, b->shape[0], 1));
+            h = ad_bias(g, h, ad_param(g, b->offset - base, b->shape[0], 1));
         }
     }
     int loss = nt->o.loss == LOSS_MSE ? ad_loss_mse(g, h) : ad_loss_ce(g, h);
@@ -300,7 +302,7 @@ typedef struct plane_job {
     ad_sums *sums;              /* (npts) */
     int phase;                  /* 0: the block's first layer; 1: its points */
     ad_graph **tail;            /* (T) */
-    double **theta, **pre;      /* (T) x (group, n), only the tails written; (T) x (chunk, h) */
+    double **theta, **pre;      /* (T) x (group, n - tail0): the tails; (T) x (chunk, h) */
     int *rc;                    /* (T) */
     err *e;                     /* (T) */
 } plane_job;
@@ -346,9 +348,10 @@ static void plane_thread(void *arg, int tid, int T)
     for (size_t p0 = j->npts * (size_t)tid / (size_t)T; p0 < p1; p0 += g) {
         size_t np = p1 - p0 < g ? p1 - p0 : g;
         for (size_t q = 0; q < np; q++) {  /* the group's tail parameters */
-            double x = j->xs[p0 + q], y = j->nd > 1 ? j->ys[p0 + q] : 0, *th = j->theta[tid] + q * n;
+            double x = j->xs[p0 + q], y = j->nd > 1 ? j->ys[p0 + q] : 0;
+            double *th = j->theta[tid] + q * (n - tail0);
             for (size_t i = tail0; i < n; i++)
-                th[i] = j->theta0[i] + x * j->d1[i] + (j->nd > 1 ? y * j->d2[i] : 0);
+                th[i - tail0] = j->theta0[i] + x * j->d1[i] + (j->nd > 1 ? y * j->d2[i] : 0);
         }
         /* chunk-major, so a chunk's [A|B|C] stays in cache for the whole group; each
          * point still adds its chunks in chunk order */
@@ -366,7 +369,7 @@ static void plane_thread(void *arg, int tid, int T)
                         for (size_t k = 0; k < h; k++)
                             o[k] = a[k] + x * a[h + k];
                 }
-                ad_bind bd = {.theta = j->theta[tid] + q * n, .x = pre,
+                ad_bind bd = {.theta = j->theta[tid] + q * (n - tail0), .x = pre,
                               .y = j->b.y ? j->b.y + s : NULL,
                               .t = j->b.t ? j->b.t + s * tdim : NULL, .rows = rows,
                               .scale = 1.0 / (double)j->b.n};
@@ -401,7 +404,7 @@ static int dense_plane(model *m, const double *theta0, const double *d1, const d
         rc = ERR_SYS;
     for (int t = 0; t < T && !rc; t++) {
         j.tail[t] = net_graph_from(m, 1, e);
-        j.theta[t] = err_calloc(e, plane_group(m) * m->n, sizeof(double));
+        j.theta[t] = err_calloc(e, plane_group(m) * (m->n - plane_tail0(m)) + 1, sizeof(double));
         j.pre[t] = err_malloc(e, chunk * h * sizeof(double));
         if (!j.tail[t] || !j.theta[t] || !j.pre[t])
             rc = ERR_SYS;
