@@ -200,8 +200,12 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
     body[len - 2] = 0;
     long lo, hi;
     char tail;
+    /* {FIRST..LAST}: one item, starting as a number does ({csv:../a.csv} is a value) */
+    size_t lead = strspn(body, " \t");
+    int range = !strpbrk(body, ",;") && strstr(body, "..")
+                && strchr("+-0123456789", body[lead]) && body[lead];
     a->n = 0;
-    if (strstr(body, "..")) {
+    if (range) {
         if (sscanf(body, " %ld .. %ld %c", &lo, &hi, &tail) != 2 || hi < lo)
             return err_set(e, ERR_USAGE, "%s:%d: %s: bad range '%s' (want {FIRST..LAST} with "
                            "whole numbers, FIRST <= LAST)", f->path, v->line, v->key, s);
@@ -226,7 +230,7 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
     char *tok = body;
     for (int k = 0; k < a->n; k++) {
         char *out = *arena + *used;
-        if (strstr(body, ".."))
+        if (range)
             snprintf(out, 24, "%ld", lo + k);
         else {
             char *end = strchr(tok, sep);
@@ -247,7 +251,7 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
         a->items[k] = (char *)(uintptr_t)*used;
         *used += strlen(out) + 1;
     }
-    if (strstr(body, ".."))
+    if (range)
         return 0; /* a range has no repeats */
     /* repeats by sorting a copy (a list may hold tens of thousands of items) */
     const char **sorted = malloc((size_t)a->n * sizeof *sorted);

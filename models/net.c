@@ -286,8 +286,9 @@ static const model_vt net_vt = {
  * (at most PLANE_BYTES of [A|B|C] at once); in a block, first the chunks' GEMMs and
  * then the points are split over the pool's threads in fixed ranges. A thread takes
  * its points in groups (their tails' parameters made once) and runs the group chunk
- * by chunk, so each chunk's rows of [A|B|C] are read from cache, not memory. One thread adds
- * each point's chunk sums in chunk order, so no bit depends on the thread count. */
+ * by chunk, so each chunk's rows of [A|B|C] are read from cache, not memory. One
+ * thread adds each point's chunk sums in chunk order, so no bit depends on the thread
+ * count. */
 #define PLANE_BYTES ((size_t)128 << 20)
 #define PLANE_GROUP_BYTES ((size_t)16 << 20)
 

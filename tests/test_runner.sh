@@ -164,6 +164,9 @@ name = x
 lr = {0.1, 0.10}
 [train]
 steps = 3"
+printf '[experiment]\nname = x\n[data]\ndata = {csv:../a.csv, csv:../b.csv}\n[train]\nsteps = 3\n' >rel.ini
+expect "parse: list items with '..' are values, not a range" 0 "data=csv:../b.csv" \
+    "$B" run rel.ini --dry-run
 perr "repeated sweep item" 2 "bad.ini:4: hidden: '8' appears twice in the sweep" \
     "[experiment]
 name = x
