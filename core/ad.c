@@ -439,7 +439,7 @@ static void bind_buffers(ad_graph *g, ad_plan *p, const ad_bind *b, int tan, int
         if (n->op == AD_PARAM) {
             n->val = (double *)(b->theta + n->offset);
             n->dot = tan ? (double *)(b->v + n->offset) : NULL;
-            n->grad = back ? b->g + n->offset : NULL;
+            n->grad = back && b->g ? b->g + n->offset : NULL;
             n->rgrad = back && tan ? b->hv + n->offset : NULL;
         } else if (n->op == AD_INPUT) {
             n->val = (double *)b->x;
@@ -461,7 +461,7 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
     int back = mode == AD_MODE_GRAD || mode == AD_MODE_HVP;
     if (g->loss < 0)
         return err_set(e, ERR_USAGE, "graph: run before plan");
-    if (b->rows > g->max_rows || !b->theta || !b->x || (tan && !b->v) || (back && !b->g)
+    if (b->rows > g->max_rows || !b->theta || !b->x || (tan && !b->v) || (mode == AD_MODE_GRAD && !b->g)
         || (mode == AD_MODE_HVP && !b->hv) || (!b->y && !b->t))
         return err_set(e, ERR_USAGE, "graph: bad binding (rows %zu, capacity %zu)",
                        b->rows, g->max_rows);

@@ -60,7 +60,8 @@ typedef struct ad_graph ad_graph;
 typedef struct ad_bind {
     const double *theta;  /* (n) parameters */
     const double *v;      /* (n) tangent direction: JVP and HVP modes */
-    double *g;            /* (n) gradient accumulator (+=): GRAD and HVP modes */
+    double *g;            /* (n) gradient accumulator (+=): GRAD mode, and HVP mode when
+                             non-NULL (NULL: H v alone, without the products only g needs) */
     double *hv;           /* (n) H v accumulator (+=): HVP mode */
     const double *x;      /* (rows, input cols) */
     const int *y;         /* (rows) labels, or NULL */

@@ -3,7 +3,9 @@
  * Notation per op: x, W, b inputs; y output; x' tangents; x_bar adjoints; R{.} the
  * R-operator (directional derivative along v) of an adjoint. Rules only touch the
  * buffers the nodes' flags call for: an input without AD_F_GRAD gets no adjoint, an
- * input without AD_F_TAN contributes no tangent term. Dense products go through
+ * input without AD_F_TAN contributes no tangent term. A parameter's gradient buffer
+ * may be absent (an HVP run that wants H v alone): rules test that buffer before
+ * writing a parameter's gradient, and skip the products only it needs. Dense products go through
  * CBLAS (GSL's interface, linked to OpenBLAS). */
 #include <math.h>
 #include <stdint.h>
@@ -111,7 +113,7 @@ static void matmul_backward(ad_graph *g, ad_node *n, size_t r)
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
     if (HAS(x, AD_F_GRAD))
         ad_gemm(0, 0, r, in, out, 1, n->grad, out, w->val, in, 1, x->grad, in);
-    if (HAS(w, AD_F_GRAD))
+    if (HAS(w, AD_F_GRAD) && w->grad)
         ad_gemm(1, 0, out, in, r, 1, n->grad, out, x->val, in, 1, w->grad, in);
 }
 
@@ -158,7 +160,7 @@ static void bias_adjoint(ad_node *x, ad_node *b, const double *ybar, double *xba
 {
     if (HAS(x, AD_F_GRAD))
         axpy(r * c, 1, ybar, xbar);
-    if (HAS(b, AD_F_GRAD))
+    if (HAS(b, AD_F_GRAD) && bbar)
         for (size_t i = 0; i < r; i++)
             axpy(c, 1, ybar + i * c, bbar);
 }

@@ -161,7 +161,7 @@ static void conv_back(const conv_ctx *c, size_t s, int grad, int rgrad)
     const double *yb = n->grad + yo, *ryb = rgrad ? n->rgrad + yo : NULL;
     if (HAS(w, AD_F_GRAD)) {
         columns(n, x->val + xo, c->col, 0);
-        if (grad)
+        if (grad && w->grad)
             ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, yb, c->ohw, c->col, c->ohw, 1, w->grad, c->ck);
         if (rgrad)
             ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, ryb, c->ohw, c->col, c->ohw, 1, w->rgrad, c->ck);
@@ -181,7 +181,7 @@ static void conv_back(const conv_ctx *c, size_t s, int grad, int rgrad)
         columns(n, x->rgrad + xo, c->col, 1);
     }
     if (b && HAS(b, AD_F_GRAD)) {
-        if (grad)
+        if (grad && b->grad)
             sum_bias(b->grad, yb, c);
         if (rgrad)
             sum_bias(b->rgrad, ryb, c);

@@ -143,7 +143,6 @@ static void job_thread(void *arg, int tid, int T)
     }
 }
 
-/* Run `mode` over the whole batch; g/hv (n) are overwritten (not accumulated). */
 /* Add threads 1..T-1's private accumulators into g and hv, in thread order for every
  * element; the elements are split over the pool, so the sum costs 1/T of a pass. */
 static void reduce_thread(void *arg, int tid, int T)
@@ -162,6 +161,7 @@ static void reduce_thread(void *arg, int tid, int T)
     }
 }
 
+/* Run `mode` over the whole batch; g/hv (n) are overwritten (not accumulated). */
 static int net_run(model *m, enum ad_mode mode, const double *theta, const double *v,
                    batch b, double *g, double *hv, double *feat, model_stats *st, err *e)
 {
@@ -218,13 +218,7 @@ static int net_jvp(model *m, const double *theta, const double *v, batch b, mode
 static int net_hvp(model *m, const double *theta, const double *v, batch b, double *g,
                    double *hv, model_stats *st, err *e)
 {
-    double *gs = g ? g : err_malloc(e, m->n * sizeof(double));
-    if (!gs)
-        return ERR_SYS;
-    int rc = net_run(m, AD_MODE_HVP, theta, v, b, gs, hv, NULL, st, e);
-    if (!g)
-        free(gs);
-    return rc;
+    return net_run(m, AD_MODE_HVP, theta, v, b, g, hv, NULL, st, e);
 }
 
 static int net_features(model *m, const double *theta, batch b, double *f, err *e)
