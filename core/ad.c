@@ -431,9 +431,30 @@ static double *buf(ad_plan *p, int i, int b)
     return o == NO_BUF ? NULL : p->arena + o;
 }
 
-/* Point every node's buffers at the arena or at the caller's vectors. */
+/* A primal store: one double (the chunk's #correct), then for every computed node its
+ * value, adjoint (nodes with AD_F_GRAD) and op memory, each ALIGN-rounded. */
+static size_t rounded(size_t n)
+{
+    return (n + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+size_t ad_primal_size(const ad_graph *g, size_t rows)
+{
+    size_t s = ALIGN;
+    for (int i = 0; i < g->nn; i++) {
+        const ad_node *n = &g->nodes[i];
+        if (n->op == AD_INPUT || n->op == AD_PARAM)
+            continue;
+        s += rounded(ad_node_size(n, rows)) * (n->flags & AD_F_GRAD ? 2 : 1)
+           + rounded((size_t)n->aux_cols * rows);
+    }
+    return s;
+}
+
+/* Point every node's buffers at the arena, the primal store or the caller's vectors. */
 static void bind_buffers(ad_graph *g, ad_plan *p, const ad_bind *b, int tan, int back)
 {
+    double *store = b->primal ? b->primal + ALIGN : NULL;
     for (int i = 0; i < g->nn; i++) {
         ad_node *n = &g->nodes[i];
         if (n->op == AD_PARAM) {
@@ -450,6 +471,17 @@ static void bind_buffers(ad_graph *g, ad_plan *p, const ad_bind *b, int tan, int
             n->grad = buf(p, i, BUF_GRAD);
             n->rgrad = buf(p, i, BUF_RGRAD);
             n->aux = buf(p, i, BUF_AUX);
+            if (store) {
+                size_t sz = rounded(ad_node_size(n, b->rows));
+                n->val = store;
+                store += sz;
+                if (n->flags & AD_F_GRAD) {
+                    n->grad = store;
+                    store += sz;
+                }
+                n->aux = n->aux_cols ? store : NULL;
+                store += rounded((size_t)n->aux_cols * b->rows);
+            }
         }
     }
     g->scratch_buf = g->scratch ? p->arena + p->scratch_off : NULL;
@@ -462,7 +494,8 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
     if (g->loss < 0)
         return err_set(e, ERR_USAGE, "graph: run before plan");
     if (b->rows > g->max_rows || !b->theta || !b->x || (tan && !b->v) || (mode == AD_MODE_GRAD && !b->g)
-        || (mode == AD_MODE_HVP && !b->hv) || (!b->y && !b->t))
+        || (mode == AD_MODE_HVP && !b->hv) || (!b->y && !b->t)
+        || (b->primal && mode != AD_MODE_HVP))
         return err_set(e, ERR_USAGE, "graph: bad binding (rows %zu, capacity %zu)",
                        b->rows, g->max_rows);
     if (b->feat && g->feat < 0)
@@ -480,11 +513,16 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
     g->bind = b;
     g->sums = sums;
     size_t rows = b->rows;
+    int replay = b->primal && b->replay;
+    double correct0 = sums->correct;
     for (int i = 0; i < g->nn; i++) {
         ad_node *n = &g->nodes[i];
         const ad_op_def *op = &ad_ops[n->op];
         int both = tan && (n->flags & AD_F_TAN);
-        if (both && op->forward_tangent)
+        if (replay) {
+            if (both)
+                op->tangent(g, n, rows);
+        } else if (both && op->forward_tangent)
             op->forward_tangent(g, n, rows);
         else {
             op->forward(g, n, rows);
@@ -496,6 +534,10 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
             return 0;
         }
     }
+    if (b->primal && replay)
+        sums->correct += b->primal[0];
+    else if (b->primal)
+        b->primal[0] = sums->correct - correct0;
     ad_node *L = &g->nodes[g->loss];
     sums->loss += L->val[0];
     if (tan)
@@ -512,13 +554,16 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
         for (int k = 0; k < n->nin; k++) {  /* zero adjoints at their first write */
             ad_node *x = &g->nodes[n->in[k]];
             if (x->op != AD_PARAM && (x->flags & AD_F_GRAD) && g->last_use[n->in[k]] == i) {
-                memset(x->grad, 0, ad_node_size(x, rows) * sizeof(double));
+                if (!replay)
+                    memset(x->grad, 0, ad_node_size(x, rows) * sizeof(double));
                 if (x->rgrad)
                     memset(x->rgrad, 0, ad_node_size(x, rows) * sizeof(double));
             }
         }
         const ad_op_def *op = &ad_ops[n->op];
-        if (mode == AD_MODE_HVP && op->backward_both)
+        if (replay)
+            op->rbackward(g, n, rows);
+        else if (mode == AD_MODE_HVP && op->backward_both)
             op->backward_both(g, n, rows);
         else {
             op->backward(g, n, rows);

@@ -21,6 +21,10 @@
  * benchmarks report. Parameters, tangents and parameter gradients are never in the
  * arena: they are the caller's flat vectors, bound at run time.
  *
+ * An HVP at a fixed theta and data repeats its primal pass for every v; a caller that
+ * applies H many times (Lanczos) keeps the pass in a primal store (ad_bind.primal)
+ * and replays it: later runs cost the tangent rules alone (jax.linearize's idea).
+ *
  * Errors while building are sticky: builder calls return -1 after the first error and
  * ad_graph_plan() reports it. A graph is used by one thread at a time. */
 #ifndef BASIN_AD_H
@@ -69,6 +73,13 @@ typedef struct ad_bind {
     size_t rows;          /* rows in this chunk, <= the graph's capacity */
     double scale;         /* weight of each row's loss: 1 / (samples in the whole batch) */
     double *feat;         /* (rows, cols of the feature node): filled when non-NULL */
+    /* HVP mode, optional: a store of ad_primal_size(rows) doubles that holds this
+     * chunk's primal pass (every node's value, adjoint and op memory) in place of the
+     * arena. replay = 0 runs the whole HVP and fills it; replay = 1 says it holds the
+     * pass of an earlier run at the same theta and data (x, y, t, rows, scale): only
+     * the tangent rules run, with the same bits as a whole run. */
+    double *primal;
+    int replay;
 } ad_bind;
 
 /* Sums a run adds to (never overwrites), so chunks accumulate. */
@@ -134,6 +145,9 @@ int ad_graph_plan(ad_graph *g, int loss, err *e);
  * arena cannot be allocated. In AD_MODE_LOSS with b->feat set, the run stops after
  * the feature node and copies its rows. */
 int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err *e);
+
+/* Doubles of an ad_bind.primal store for a chunk of `rows` rows. */
+size_t ad_primal_size(const ad_graph *g, size_t rows);
 
 /* Bytes the arena of `mode` holds (0 before its first run): the plan's peak. */
 size_t ad_graph_workspace(const ad_graph *g, enum ad_mode mode);

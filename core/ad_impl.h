@@ -70,7 +70,7 @@ typedef struct ad_op_def {
     /* optional (NULL for most ops): forward with tangent, and backward with
      * rbackward, each pair in one call, for ops whose two rules share work (conv2d's
      * im2col columns). The engine calls them instead of the pair wherever it runs
-     * both, so an op that has them leaves tangent and rbackward NULL. */
+     * both; tangent and rbackward alone still serve replays of a primal store. */
     void (*forward_tangent)(ad_graph *g, ad_node *n, size_t rows);
     void (*backward_both)(ad_graph *g, ad_node *n, size_t rows);
 } ad_op_def;
@@ -78,8 +78,8 @@ typedef struct ad_op_def {
 extern const ad_op_def ad_ops[AD_OP_COUNT];
 
 /* The image ops' rules live in core/ops_conv.c; AD_RULES declares an op's four rules
- * and AD_OP_ROW makes its table row (AD_FUSED_RULES, AD_OP_ROW_FUSED: with fused
- * pairs instead of tangent and rbackward). */
+ * and AD_OP_ROW makes its table row (AD_FUSED_RULES, AD_OP_ROW_FUSED: with the fused
+ * pairs as well). */
 #define AD_RULES(op)                                                   \
     void ad_##op##_forward(ad_graph *g, ad_node *n, size_t rows);     \
     void ad_##op##_tangent(ad_graph *g, ad_node *n, size_t rows);     \
@@ -88,13 +88,12 @@ extern const ad_op_def ad_ops[AD_OP_COUNT];
 #define AD_OP_ROW(op) \
     {#op, ad_##op##_forward, ad_##op##_tangent, ad_##op##_backward, ad_##op##_rbackward, NULL, NULL}
 #define AD_FUSED_RULES(op)                                                    \
-    void ad_##op##_forward(ad_graph *g, ad_node *n, size_t rows);            \
-    void ad_##op##_backward(ad_graph *g, ad_node *n, size_t rows);           \
+    AD_RULES(op)                                                              \
     void ad_##op##_forward_tangent(ad_graph *g, ad_node *n, size_t rows);    \
     void ad_##op##_backward_both(ad_graph *g, ad_node *n, size_t rows);
 #define AD_OP_ROW_FUSED(op)                                                   \
-    {#op, ad_##op##_forward, NULL, ad_##op##_backward, NULL,                  \
-     ad_##op##_forward_tangent, ad_##op##_backward_both}
+    {#op, ad_##op##_forward, ad_##op##_tangent, ad_##op##_backward,           \
+     ad_##op##_rbackward, ad_##op##_forward_tangent, ad_##op##_backward_both}
 AD_FUSED_RULES(conv2d)
 AD_RULES(maxpool)
 AD_RULES(avgpool)

@@ -202,11 +202,25 @@ void ad_conv2d_forward_tangent(ad_graph *g, ad_node *n, size_t r)
         conv_fwd(&c, s, 1, 1);
 }
 
+void ad_conv2d_tangent(ad_graph *g, ad_node *n, size_t r)
+{
+    conv_ctx c = conv_ctx_of(g, n);
+    for (size_t s = 0; s < r; s++)
+        conv_fwd(&c, s, 0, 1);
+}
+
 void ad_conv2d_backward(ad_graph *g, ad_node *n, size_t r)
 {
     conv_ctx c = conv_ctx_of(g, n);
     for (size_t s = 0; s < r; s++)
         conv_back(&c, s, 1, 0);
+}
+
+void ad_conv2d_rbackward(ad_graph *g, ad_node *n, size_t r)
+{
+    conv_ctx c = conv_ctx_of(g, n);
+    for (size_t s = 0; s < r; s++)
+        conv_back(&c, s, 0, 1);
 }
 
 void ad_conv2d_backward_both(ad_graph *g, ad_node *n, size_t r)

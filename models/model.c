@@ -120,6 +120,52 @@ int model_hvp(model *m, const double *theta, const double *v, batch b, double *g
     CHECKED(m->vt->hvp(m, theta, v, b, g, hv, st, e));
 }
 
+struct model_lin {
+    model *m;
+    const double *theta;
+    batch b;
+    size_t bytes;           /* the primal state's size; 0: fall back to model_hvp */
+    void *state;            /* the model's primal state, made by the first H v */
+};
+
+int model_lin_new(model *m, const double *theta, batch b, size_t max_bytes, model_lin **out,
+                  err *e)
+{
+    int rc = check_batch(m, b, e);
+    model_lin *l = rc ? NULL : err_calloc(e, 1, sizeof *l);
+    if (!l)
+        return rc ? rc : ERR_SYS;
+    *l = (model_lin){.m = m, .theta = theta, .b = b};
+    if (m->vt->lin_bytes) {
+        l->bytes = m->vt->lin_bytes(m, b);
+        if (l->bytes > max_bytes)
+            l->bytes = 0;
+    }
+    *out = l;
+    return 0;
+}
+
+int model_lin_hvp(model_lin *l, const double *v, double *hv, model_stats *st, err *e)
+{
+    if (!l->bytes)
+        return l->m->vt->hvp(l->m, l->theta, v, l->b, NULL, hv, st, e);
+    return l->m->vt->lin_hvp(l->m, l->theta, v, l->b, hv, &l->state, st, e);
+}
+
+size_t model_lin_bytes(const model_lin *l)
+{
+    return l->bytes;
+}
+
+void model_lin_free(model_lin *l)
+{
+    if (!l)
+        return;
+    if (l->state)
+        l->m->vt->lin_free(l->state);
+    free(l);
+}
+
 int model_features(model *m, const double *theta, batch b, double *f, err *e)
 {
     CHECKED(m->vt->features(m, theta, b, f, e));

@@ -104,6 +104,25 @@ static int net_threads(model *m, err *e)
     return 0;
 }
 
+/* Chunks a batch of n rows is cut into on T threads: near-equal, at most `chunk` rows
+ * each, at least one per thread; chunk k holds rows [n k / nchunks, n (k+1) / nchunks)
+ * and thread t runs chunks [nchunks t / T, nchunks (t+1) / T). */
+static size_t net_nchunks(const net_exec *x, size_t n, int T)
+{
+    size_t nchunks = (n + x->chunk - 1) / x->chunk;
+    if (nchunks < (size_t)T)
+        nchunks = n < (size_t)T ? n : (size_t)T;
+    return nchunks;
+}
+
+/* model_lin's primal state: thread t's primal stores of its chunks, back to back in
+ * buf[t], for the thread count and chunking it was recorded with. */
+typedef struct net_lin {
+    int T, recorded;
+    size_t nchunks;
+    double *buf[];              /* (T) */
+} net_lin;
+
 /* One evaluation spread over the pool. */
 typedef struct job {
     model *m;
@@ -112,6 +131,7 @@ typedef struct job {
     batch b;
     double *g, *hv, *feat;      /* thread 0's accumulators / the feature rows */
     size_t nchunks;
+    const net_lin *lin;         /* HVP mode: primal stores to fill or replay, or NULL */
 } job;
 
 static void job_thread(void *arg, int tid, int T)
@@ -132,6 +152,8 @@ static void job_thread(void *arg, int tid, int T)
         if (bd.hv)
             memset(bd.hv, 0, j->m->n * sizeof(double));
     }
+    double *store = j->lin ? j->lin->buf[tid] : NULL;
+    bd.replay = j->lin && j->lin->recorded;
     for (size_t k = lo; k < hi && !w->rc; k++) {
         size_t r0 = n * k / j->nchunks, r1 = n * (k + 1) / j->nchunks;
         bd.x = j->b.x + r0 * d;
@@ -139,7 +161,9 @@ static void job_thread(void *arg, int tid, int T)
         bd.t = j->b.t ? j->b.t + r0 * tdim : NULL;
         bd.rows = r1 - r0;
         bd.feat = j->feat ? j->feat + r0 * (size_t)j->m->feat_dim : NULL;
+        bd.primal = store;
         w->rc = ad_run(w->graph, j->mode, &bd, &w->sums, &w->e);
+        store = store ? store + ad_primal_size(w->graph, bd.rows) : NULL;
     }
 }
 
@@ -163,18 +187,16 @@ static void reduce_thread(void *arg, int tid, int T)
 
 /* Run `mode` over the whole batch; g/hv (n) are overwritten (not accumulated). */
 static int net_run(model *m, enum ad_mode mode, const double *theta, const double *v,
-                   batch b, double *g, double *hv, double *feat, model_stats *st, err *e)
+                   batch b, double *g, double *hv, double *feat, const net_lin *lin,
+                   model_stats *st, err *e)
 {
     net_exec *x = m->impl;
     int rc = net_threads(m, e);
     if (rc)
         return rc;
     int T = pool_threads();
-    size_t chunk = x->chunk, nchunks = (b.n + chunk - 1) / chunk;
-    if (nchunks < (size_t)T)
-        nchunks = b.n < (size_t)T ? b.n : (size_t)T;
     job j = {.m = m, .mode = mode, .theta = theta, .v = v, .b = b, .g = g, .hv = hv,
-             .feat = feat, .nchunks = nchunks};
+             .feat = feat, .nchunks = net_nchunks(x, b.n, T), .lin = lin};
     if (g)
         memset(g, 0, m->n * sizeof(double));
     if (hv)
@@ -201,29 +223,96 @@ static int net_run(model *m, enum ad_mode mode, const double *theta, const doubl
 
 static int net_loss(model *m, const double *theta, batch b, model_stats *st, err *e)
 {
-    return net_run(m, AD_MODE_LOSS, theta, NULL, b, NULL, NULL, NULL, st, e);
+    return net_run(m, AD_MODE_LOSS, theta, NULL, b, NULL, NULL, NULL, NULL, st, e);
 }
 
 static int net_grad(model *m, const double *theta, batch b, double *g, model_stats *st, err *e)
 {
-    return net_run(m, AD_MODE_GRAD, theta, NULL, b, g, NULL, NULL, st, e);
+    return net_run(m, AD_MODE_GRAD, theta, NULL, b, g, NULL, NULL, NULL, st, e);
 }
 
 static int net_jvp(model *m, const double *theta, const double *v, batch b, model_stats *st,
                    err *e)
 {
-    return net_run(m, AD_MODE_JVP, theta, v, b, NULL, NULL, NULL, st, e);
+    return net_run(m, AD_MODE_JVP, theta, v, b, NULL, NULL, NULL, NULL, st, e);
 }
 
 static int net_hvp(model *m, const double *theta, const double *v, batch b, double *g,
                    double *hv, model_stats *st, err *e)
 {
-    return net_run(m, AD_MODE_HVP, theta, v, b, g, hv, NULL, st, e);
+    return net_run(m, AD_MODE_HVP, theta, v, b, g, hv, NULL, NULL, st, e);
+}
+
+/* Doubles of thread t's primal stores for batch size n on T threads in nchunks. */
+static size_t lin_doubles(const model *m, size_t n, size_t nchunks, int t, int T)
+{
+    const net_exec *x = m->impl;
+    size_t s = 0;
+    for (size_t k = nchunks * (size_t)t / (size_t)T; k < nchunks * (size_t)(t + 1) / (size_t)T; k++)
+        s += ad_primal_size(x->w[0].graph, n * (k + 1) / nchunks - n * k / nchunks);
+    return s;
+}
+
+static size_t net_lin_bytes(model *m, batch b)
+{
+    if (net_threads(m, NULL))
+        return 0;
+    int T = pool_threads();
+    size_t nchunks = net_nchunks(m->impl, b.n, T), s = 0;
+    for (int t = 0; t < T; t++)
+        s += lin_doubles(m, b.n, nchunks, t, T);
+    return s * sizeof(double);
+}
+
+static void net_lin_free(void *state)
+{
+    net_lin *l = state;
+    if (!l)
+        return;
+    for (int t = 0; t < l->T; t++)
+        free(l->buf[t]);
+    free(l);
+}
+
+static net_lin *net_lin_alloc(model *m, size_t n, int T, err *e)
+{
+    net_lin *l = err_calloc(e, 1, sizeof *l + (size_t)T * sizeof l->buf[0]);
+    if (!l)
+        return NULL;
+    l->T = T;
+    l->nchunks = net_nchunks(m->impl, n, T);
+    for (int t = 0; t < T; t++)
+        if (!(l->buf[t] = err_malloc(e, lin_doubles(m, n, l->nchunks, t, T) * sizeof(double)))) {
+            net_lin_free(l);
+            return NULL;
+        }
+    return l;
+}
+
+/* H v, recording the primal pass into *state on first use (or after the pool's thread
+ * count changed) and replaying it after. */
+static int net_lin_hvp(model *m, const double *theta, const double *v, batch b, double *hv,
+                       void **state, model_stats *st, err *e)
+{
+    int rc = net_threads(m, e);
+    if (rc)
+        return rc;
+    int T = pool_threads();
+    net_lin *l = *state;
+    if (l && (l->T != T || l->nchunks != net_nchunks(m->impl, b.n, T))) {
+        net_lin_free(l);
+        *state = l = NULL;
+    }
+    if (!l && !(*state = l = net_lin_alloc(m, b.n, T, e)))
+        return ERR_SYS;
+    rc = net_run(m, AD_MODE_HVP, theta, v, b, NULL, hv, NULL, l, st, e);
+    l->recorded = !rc;
+    return rc;
 }
 
 static int net_features(model *m, const double *theta, batch b, double *f, err *e)
 {
-    return net_run(m, AD_MODE_LOSS, theta, NULL, b, NULL, NULL, f, NULL, e);
+    return net_run(m, AD_MODE_LOSS, theta, NULL, b, NULL, NULL, f, NULL, NULL, e);
 }
 
 static int net_init(model *m, double *theta, uint64_t seed, err *e)
@@ -268,6 +357,7 @@ static void net_free(model *m)
 static const model_vt net_vt = {
     .loss = net_loss, .grad = net_grad, .jvp = net_jvp, .hvp = net_hvp,
     .features = net_features, .init = net_init, .free = net_free,
+    .lin_bytes = net_lin_bytes, .lin_hvp = net_lin_hvp, .lin_free = net_lin_free,
 };
 
 /* --- the plane hook of dense networks (model.h; probes/landscape.h) ---
@@ -445,6 +535,7 @@ static int dense_plane(model *m, const double *theta0, const double *d1, const d
 static const model_vt dense_vt = {
     .loss = net_loss, .grad = net_grad, .jvp = net_jvp, .hvp = net_hvp,
     .features = net_features, .init = net_init, .free = net_free, .plane = dense_plane,
+    .lin_bytes = net_lin_bytes, .lin_hvp = net_lin_hvp, .lin_free = net_lin_free,
 };
 
 int net_new(const model_opts *o, model **out, err *e)

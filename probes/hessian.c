@@ -35,15 +35,19 @@ int hess_op_apply(hess_op *op, const double *v, double *hv, err *e)
 
 typedef struct op_model {
     hess_op op;           /* first: hess_op_free frees the whole struct */
-    model *m;
-    const double *theta;
-    batch b;
+    model_lin *lin;
 } op_model;
 
 static int model_apply(void *ctx, const double *v, double *hv, err *e)
 {
     op_model *o = ctx;
-    return model_hvp(o->m, o->theta, v, o->b, NULL, hv, NULL, e);
+    return model_lin_hvp(o->lin, v, hv, NULL, e);
+}
+
+static void model_release(void *ctx)
+{
+    op_model *o = ctx;
+    model_lin_free(o->lin);
 }
 
 hess_op *hess_op_model(model *m, const double *theta, batch b, err *e)
@@ -51,8 +55,11 @@ hess_op *hess_op_model(model *m, const double *theta, batch b, err *e)
     op_model *o = err_calloc(e, 1, sizeof *o);
     if (!o)
         return NULL;
-    *o = (op_model){.op = {.n = m->n, .apply = model_apply, .ctx = o}, .m = m, .theta = theta,
-                    .b = b};
+    *o = (op_model){.op = {.n = m->n, .apply = model_apply, .ctx = o, .release = model_release}};
+    if (model_lin_new(m, theta, b, HESS_LIN_MAX_BYTES, &o->lin, e)) {
+        free(o);
+        return NULL;
+    }
     return &o->op;
 }
 
@@ -126,6 +133,8 @@ hess_op *hess_op_scaled(hess_op *parent, const double *d, err *e)
 
 void hess_op_free(hess_op *op)
 {
+    if (op && op->release)
+        op->release(op->ctx);
     free(op);
 }
 

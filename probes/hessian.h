@@ -40,13 +40,18 @@ typedef struct hess_op {
     int (*apply)(void *ctx, const double *v, double *hv, err *e);
     void *ctx;
     long applies;
+    void (*release)(void *ctx);  /* optional: frees what ctx holds (hess_op_free) */
 } hess_op;
 
 /* hv = H v through op->apply, counting the call. */
 int hess_op_apply(hess_op *op, const double *v, double *hv, err *e);
 
-/* The exact Hessian of model m's mean loss at theta on batch b (model_hvp). theta and
- * the batch's arrays are borrowed for the operator's life. Free with hess_op_free. */
+/* The exact Hessian of model m's mean loss at theta on batch b, through a model_lin:
+ * the first application keeps the primal pass (up to HESS_LIN_MAX_BYTES; beyond, each
+ * is a plain model_hvp) and later ones replay it, with model_hvp's bits. theta and the
+ * batch's arrays are borrowed and must not change in the operator's life. Free with
+ * hess_op_free. */
+#define HESS_LIN_MAX_BYTES ((size_t)1 << 30)
 hess_op *hess_op_model(model *m, const double *theta, batch b, err *e);
 
 /* The restriction of `parent` to coordinates [offset, offset+size): v (size) is

@@ -14,6 +14,11 @@ shift
 cd "$(dirname "$0")/../.." || exit 3
 # scratch files on tmpfs: SQLite's fsyncs would otherwise dominate fuzz_merge
 [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && TMPDIR=/dev/shm && export TMPDIR
+# ASan's quarantine of freed memory (256 MB by default) made SQLite's many small
+# allocations page-fault: 8 MB still catches a use after a recent free, and fuzz_merge
+# runs 1.4x faster. A caller's ASAN_OPTIONS wins.
+: "${ASAN_OPTIONS:=quarantine_size_mb=8:thread_local_quarantine_size_kb=64}"
+export ASAN_OPTIONS
 fail=0
 for t in "$@"; do
     bin=build/fuzz/tests/fuzz/fuzz_$t
