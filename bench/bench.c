@@ -8,9 +8,11 @@
  *      (after one warm-up epoch).
  *   2. full-batch gradient over the 10,000 samples (model_grad), median of 7.
  *   3. one exact Hessian-vector product over the 10,000 samples (model_hvp, g = NULL),
- *      median of 7, and its ratio to the gradient.
- *   4. informational: PyHessian power iteration to the top Hessian eigenvalue, and a
- *      21x21 loss landscape on filter-normalized random directions.
+ *      median of 7, and its ratio to the gradient; then the same through a model_lin
+ *      (the probes' path): its first H v, which keeps the primal pass, and the median
+ *      of 7 replays.
+ *   4. informational: PyHessian power iteration to the top Hessian eigenvalue through
+ *      the model_lin, and a 21x21 loss landscape on filter-normalized random directions.
  *   5. the DGEMM floor: cblas_dgemm GFLOP/s on the forward shape of one batch and on
  *      1024^3, and for 1-3 the time their matrix products alone would take at the
  *      better of the two rates (FLOPs counted per layer in the printed table).
@@ -292,6 +294,18 @@ int main(int argc, char **argv)
     printf("hvp_10k_ms %.1f ms\n", t_hvp * 1e3);
     printf("hvp_over_grad %.2f x\n", t_hvp / t_grad);
     print_workspace("hvp");
+    model_lin *lin = NULL;
+    check(model_lin_new(m, theta, all, SIZE_MAX, &lin, &E), "linearization");
+    for (int r = 0; r <= REPS; r++) {
+        double t0 = now();
+        check(model_lin_hvp(lin, v, hv, &st, &E), "hvp replay");
+        t[r] = now() - t0;
+        if (r == 0)
+            printf("hvp_lin_first_ms %.1f ms\n", t[0] * 1e3);
+    }
+    double t_rep = median(t + 1, REPS);
+    printf("hvp_lin_replay_ms %.1f ms\nhvp_lin_replay_over_grad %.2f x\nlin_bytes %zu bytes\n",
+           t_rep * 1e3, t_rep / t_grad, model_lin_bytes(lin));
 
     /* 4a. power iteration as PyHessian: v <- Hv/||Hv||, relative change < 1e-3. */
     for (size_t i = 0; i < n; i++)
@@ -302,7 +316,7 @@ int main(int argc, char **argv)
     int its = 0;
     double t0 = now();
     for (its = 1; its <= 100; its++) {
-        check(model_hvp(m, theta, v, all, NULL, hv, &st, &E), "power iteration");
+        check(model_lin_hvp(lin, v, hv, &st, &E), "power iteration");
         double e = dot(hv, v, n), nh = sqrt(dot(hv, hv, n));
         for (size_t i = 0; i < n; i++)
             v[i] = hv[i] / nh;
@@ -315,6 +329,7 @@ int main(int argc, char **argv)
     printf("power_hvps %d count\n", its > 100 ? 100 : its);
     printf("lambda_max %.4f 1\n", eig);
     rng_free(rp);
+    model_lin_free(lin);
 
     /* 4b. 21x21 landscape on filter-normalized directions, x and y in [-1, 1]. */
     gsl_rng *rd = rng_stream(seed, RNG_DIRECTIONS, 0);

@@ -111,6 +111,7 @@ table() {
             row("full-batch grad (ms)", B["grad_10k_ms"], peer("grad"), "grad", tg, B["grad_10k_floor_frac"], 1)
             row("HVP (ms)", B["hvp_10k_ms"], peer("hvp"), "hvp", "", B["hvp_10k_floor_frac"], 1)
             row("HVP / grad (x)", B["hvp_over_grad"], peer("hvpg"), "hvpg", (t == 1 ? "2.4" : ""), "", 0)
+            row("HVP replayed (ms)", B["hvp_lin_replay_ms"], peer("hvp"), "hvp", "", "", 1)
             row("power iteration (s)", B["power_s"], peer("power"), "power", "", "", 1)
             row("landscape (ms/point)", B["landscape_ms_per_point"], peer("land"), "land", "", "", 1)
             row("DGEMM 128x784x256", B["gemm_128x784x256"], peer("gemm", 1), "gemm", "", "", 1)
@@ -122,6 +123,9 @@ table() {
                 printf "; PyTorch %d HVPs (%.0f ms each), lambda_max %s", P[s, "its"], \
                     1e3 * P[s, "power"] / P[s, "its"], P[s, "lam"]
             printf "\n"
+            printf "  HVP replayed: model_lin at a fixed theta (the probes'"'"' path), %s bytes of primal" \
+                " state, first H v %s ms; PyTorch has no replay, its row is its HVP\n", \
+                B["lin_bytes"], B["hvp_lin_first_ms"]
             printf "  floors at %s GFLOP/s: train step %s us, grad %s ms, HVP %s ms" \
                 " (floor column = floor / basin time)\n", B["floor_gflops"], \
                 B["train_step_floor_us"], B["grad_10k_floor_ms"], B["hvp_10k_floor_ms"]
