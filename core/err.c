@@ -1,8 +1,11 @@
-/* err.c -- the error context of err.h. */
+/* err.c -- the error context of err.h, and its allocation helpers. */
+#define _DEFAULT_SOURCE   /* madvise */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/mman.h>
 
 #include "err.h"
 
@@ -55,5 +58,24 @@ void *err_calloc(err *e, size_t count, size_t size)
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
         err_set(e, ERR_SYS, "out of memory (%zu x %zu bytes)", count, size);
+    return p;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *err_malloc_big(err *e, size_t bytes)
+{
+    size_t len = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *p = aligned_alloc(HUGE_PAGE, len ? len : HUGE_PAGE);
+    if (!p) {
+        err_set(e, ERR_SYS, "out of memory (%zu bytes)", bytes);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE);   /* advice: where refused, nothing changes */
+#endif
+#ifdef MADV_POPULATE_WRITE
+    madvise(p, len, MADV_POPULATE_WRITE);
+#endif
     return p;
 }

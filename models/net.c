@@ -282,7 +282,7 @@ static net_lin *net_lin_alloc(model *m, size_t n, int T, err *e)
     l->T = T;
     l->nchunks = net_nchunks(m->impl, n, T);
     for (int t = 0; t < T; t++)
-        if (!(l->buf[t] = err_malloc(e, lin_doubles(m, n, l->nchunks, t, T) * sizeof(double)))) {
+        if (!(l->buf[t] = err_malloc_big(e, lin_doubles(m, n, l->nchunks, t, T) * sizeof(double)))) {
             net_lin_free(l);
             return NULL;
         }
