@@ -493,9 +493,9 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
     int back = mode == AD_MODE_GRAD || mode == AD_MODE_HVP;
     if (g->loss < 0)
         return err_set(e, ERR_USAGE, "graph: run before plan");
-    if (b->rows > g->max_rows || !b->theta || !b->x || (tan && !b->v) || (mode == AD_MODE_GRAD && !b->g)
-        || (mode == AD_MODE_HVP && !b->hv) || (!b->y && !b->t)
-        || (b->primal && mode != AD_MODE_HVP))
+    if (b->rows > g->max_rows || !b->theta || !b->x || (tan && !b->v)
+        || (mode == AD_MODE_GRAD && !b->g) || (mode == AD_MODE_HVP && !b->hv)
+        || (!b->y && !b->t) || (b->primal && mode != AD_MODE_HVP))
         return err_set(e, ERR_USAGE, "graph: bad binding (rows %zu, capacity %zu)",
                        b->rows, g->max_rows);
     if (b->feat && g->feat < 0)
@@ -534,7 +534,7 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
             return 0;
         }
     }
-    if (b->primal && replay)
+    if (replay)
         sums->correct += b->primal[0];
     else if (b->primal)
         b->primal[0] = sums->correct - correct0;

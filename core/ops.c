@@ -5,8 +5,8 @@
  * buffers the nodes' flags call for: an input without AD_F_GRAD gets no adjoint, an
  * input without AD_F_TAN contributes no tangent term. A parameter's gradient buffer
  * may be absent (an HVP run that wants H v alone): rules test that buffer before
- * writing a parameter's gradient, and skip the products only it needs. Dense products go through
- * CBLAS (GSL's interface, linked to OpenBLAS). */
+ * writing a parameter's gradient, and skip the products only it needs. Dense products
+ * go through CBLAS (GSL's interface, linked to OpenBLAS). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

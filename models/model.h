@@ -128,7 +128,8 @@ int model_lin_new(model *m, const double *theta, batch b, size_t max_bytes, mode
                   err *e);
 /* hv (n) = H v at the linearization's theta and batch; st may be NULL. */
 int model_lin_hvp(model_lin *l, const double *v, double *hv, model_stats *st, err *e);
-/* Bytes its primal state takes (or will, before the first H v); 0: a fallback. */
+/* Bytes its primal state takes at the thread count of its creation (the state is made
+ * again if the pool's count changes); 0: a fallback. */
 size_t model_lin_bytes(const model_lin *l);
 void model_lin_free(model_lin *l);
 

@@ -247,8 +247,8 @@ static int net_hvp(model *m, const double *theta, const double *v, batch b, doub
 static size_t lin_doubles(const model *m, size_t n, size_t nchunks, int t, int T)
 {
     const net_exec *x = m->impl;
-    size_t s = 0;
-    for (size_t k = nchunks * (size_t)t / (size_t)T; k < nchunks * (size_t)(t + 1) / (size_t)T; k++)
+    size_t s = 0, lo = nchunks * (size_t)t / (size_t)T, hi = nchunks * (size_t)(t + 1) / (size_t)T;
+    for (size_t k = lo; k < hi; k++)
         s += ad_primal_size(x->w[0].graph, n * (k + 1) / nchunks - n * k / nchunks);
     return s;
 }
@@ -281,11 +281,13 @@ static net_lin *net_lin_alloc(model *m, size_t n, int T, err *e)
         return NULL;
     l->T = T;
     l->nchunks = net_nchunks(m->impl, n, T);
-    for (int t = 0; t < T; t++)
-        if (!(l->buf[t] = err_malloc_big(e, lin_doubles(m, n, l->nchunks, t, T) * sizeof(double)))) {
+    for (int t = 0; t < T; t++) {
+        l->buf[t] = err_malloc_big(e, lin_doubles(m, n, l->nchunks, t, T) * sizeof(double));
+        if (!l->buf[t]) {
             net_lin_free(l);
             return NULL;
         }
+    }
     return l;
 }
 
