@@ -404,12 +404,21 @@ int ad_graph_plan(ad_graph *g, int loss_node, err *e)
     if (!g->last_use)
         return err_set(e, ERR_SYS, "graph plan: out of memory");
     for (int i = 0; i < g->nn; i++) {
-        if (g->nodes[i].scratch > g->scratch)
-            g->scratch = g->nodes[i].scratch;
+        ad_node *n = &g->nodes[i];
+        int reads = ad_ops[n->op].reads;
+        if (n->scratch > g->scratch)
+            g->scratch = n->scratch;
         g->last_use[i] = -1;
-        for (int k = 0; k < g->nodes[i].nin; k++)
-            g->last_use[g->nodes[i].in[k]] = i;   /* increasing i: the last one wins */
+        for (int k = 0; k < n->nin; k++) {
+            ad_node *x = &g->nodes[n->in[k]];
+            g->last_use[n->in[k]] = i;   /* increasing i: the last one wins */
+            if ((reads & AD_READS_IN_VAL) && x->op != AD_INPUT && x->op != AD_PARAM)
+                x->keep |= AD_KEEP_VAL;
+        }
+        if ((reads & AD_READS_GRAD) && (n->flags & AD_F_GRAD))
+            n->keep |= AD_KEEP_GRAD;
     }
+    g->nodes[loss_node].keep |= AD_KEEP_VAL;   /* the run's loss sum reads it */
     for (int m = 0; m < AD_MODE_COUNT; m++) {
         int rc = plan_mode(g, m, e);
         if (rc)
@@ -431,8 +440,9 @@ static double *buf(ad_plan *p, int i, int b)
     return o == NO_BUF ? NULL : p->arena + o;
 }
 
-/* A primal store: one double (the chunk's #correct), then for every computed node its
- * value, adjoint (nodes with AD_F_GRAD) and op memory, each ALIGN-rounded. */
+/* A primal store: one double (the chunk's #correct), then for every computed node what
+ * it keeps (value, adjoint: ad_node.keep) and its op memory, each ALIGN-rounded. What
+ * it does not keep stays in the arena: written and read by a whole run alone. */
 static size_t rounded(size_t n)
 {
     return (n + ALIGN - 1) / ALIGN * ALIGN;
@@ -443,9 +453,8 @@ size_t ad_primal_size(const ad_graph *g, size_t rows)
     size_t s = ALIGN;
     for (int i = 0; i < g->nn; i++) {
         const ad_node *n = &g->nodes[i];
-        if (n->op == AD_INPUT || n->op == AD_PARAM)
-            continue;
-        s += rounded(ad_node_size(n, rows)) * (n->flags & AD_F_GRAD ? 2 : 1)
+        s += rounded(ad_node_size(n, rows)) * (size_t)(!!(n->keep & AD_KEEP_VAL)
+                                                      + !!(n->keep & AD_KEEP_GRAD))
            + rounded((size_t)n->aux_cols * rows);
     }
     return s;
@@ -473,9 +482,11 @@ static void bind_buffers(ad_graph *g, ad_plan *p, const ad_bind *b, int tan, int
             n->aux = buf(p, i, BUF_AUX);
             if (store) {
                 size_t sz = rounded(ad_node_size(n, b->rows));
-                n->val = store;
-                store += sz;
-                if (n->flags & AD_F_GRAD) {
+                if (n->keep & AD_KEEP_VAL) {
+                    n->val = store;
+                    store += sz;
+                }
+                if (n->keep & AD_KEEP_GRAD) {
                     n->grad = store;
                     store += sz;
                 }

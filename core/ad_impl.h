@@ -13,6 +13,13 @@
 enum { AD_F_TAN = 1,    /* the node's tangent may be nonzero (depends on theta) */
        AD_F_GRAD = 2 }; /* the node needs a gradient (depends on theta) */
 
+/* What an op's tangent and rbackward rules read of the primal pass (ad_op_def.reads),
+ * and so what a primal store keeps of a node (ad_node.keep): its value when a consumer
+ * reads its inputs' values (or it is the loss), its adjoint when its own rules read
+ * it; op memory (aux) is always kept. */
+enum { AD_READS_IN_VAL = 1, AD_READS_GRAD = 2 };
+enum { AD_KEEP_VAL = 1, AD_KEEP_GRAD = 2 };
+
 typedef struct ad_node {
     int op;               /* enum ad_opcode */
     int in[3], nin;       /* input node indices */
@@ -32,6 +39,7 @@ typedef struct ad_node {
      * of the largest node's size */
     int aux_cols;
     size_t scratch;
+    int keep;             /* what a primal store holds of it: AD_KEEP_* (ad_graph_plan) */
     /* buffers bound for the current execution; NULL when the mode has none */
     double *val, *dot, *grad, *rgrad, *aux;
 } ad_node;
@@ -73,6 +81,7 @@ typedef struct ad_op_def {
      * both; tangent and rbackward alone still serve replays of a primal store. */
     void (*forward_tangent)(ad_graph *g, ad_node *n, size_t rows);
     void (*backward_both)(ad_graph *g, ad_node *n, size_t rows);
+    int reads;            /* AD_READS_*: what tangent and rbackward read of the primal pass */
 } ad_op_def;
 
 extern const ad_op_def ad_ops[AD_OP_COUNT];
@@ -85,15 +94,16 @@ extern const ad_op_def ad_ops[AD_OP_COUNT];
     void ad_##op##_tangent(ad_graph *g, ad_node *n, size_t rows);     \
     void ad_##op##_backward(ad_graph *g, ad_node *n, size_t rows);    \
     void ad_##op##_rbackward(ad_graph *g, ad_node *n, size_t rows);
-#define AD_OP_ROW(op) \
-    {#op, ad_##op##_forward, ad_##op##_tangent, ad_##op##_backward, ad_##op##_rbackward, NULL, NULL}
+#define AD_OP_ROW(op, reads)                                                        \
+    {#op, ad_##op##_forward, ad_##op##_tangent, ad_##op##_backward, ad_##op##_rbackward, \
+     NULL, NULL, reads}
 #define AD_FUSED_RULES(op)                                                    \
     AD_RULES(op)                                                              \
     void ad_##op##_forward_tangent(ad_graph *g, ad_node *n, size_t rows);    \
     void ad_##op##_backward_both(ad_graph *g, ad_node *n, size_t rows);
-#define AD_OP_ROW_FUSED(op)                                                   \
+#define AD_OP_ROW_FUSED(op, reads)                                            \
     {#op, ad_##op##_forward, ad_##op##_tangent, ad_##op##_backward,           \
-     ad_##op##_rbackward, ad_##op##_forward_tangent, ad_##op##_backward_both}
+     ad_##op##_rbackward, ad_##op##_forward_tangent, ad_##op##_backward_both, reads}
 AD_FUSED_RULES(conv2d)
 AD_RULES(maxpool)
 AD_RULES(avgpool)

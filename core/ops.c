@@ -443,19 +443,25 @@ static void mse_rbackward(ad_graph *g, ad_node *n, size_t r)
                                  + ra * (z->val[i * c + j] - mse_target(g, i, j, c));
 }
 
+#define IN_VAL AD_READS_IN_VAL
+#define GRAD AD_READS_GRAD
 const ad_op_def ad_ops[AD_OP_COUNT] = {
-    [AD_INPUT]    = {"input", nop, nop, nop, nop},
-    [AD_PARAM]    = {"param", nop, nop, nop, nop},
-    [AD_MATMUL_T] = {"matmul_t", matmul_forward, matmul_tangent, matmul_backward, matmul_rbackward},
-    [AD_BIAS]     = {"bias", bias_forward, bias_tangent, bias_backward, bias_rbackward},
-    [AD_ADD]      = {"add", add_forward, add_tangent, add_backward, add_rbackward},
-    [AD_ACT]      = {"act", act_forward, act_tangent, act_backward, act_rbackward},
-    [AD_LOSS_CE]  = {"loss_ce", ce_forward, ce_tangent, ce_backward, ce_rbackward},
-    [AD_LOSS_MSE] = {"loss_mse", mse_forward, mse_tangent, mse_backward, mse_rbackward},
-    [AD_CONV2D]   = AD_OP_ROW_FUSED(conv2d),
-    [AD_MAXPOOL]  = AD_OP_ROW(maxpool),
-    [AD_AVGPOOL]  = AD_OP_ROW(avgpool),
-    [AD_GAP]      = AD_OP_ROW(gap),
-    [AD_GROUPNORM] = AD_OP_ROW(groupnorm),
+    [AD_INPUT]    = {"input", nop, nop, nop, nop, NULL, NULL, 0},
+    [AD_PARAM]    = {"param", nop, nop, nop, nop, NULL, NULL, 0},
+    [AD_MATMUL_T] = {"matmul_t", matmul_forward, matmul_tangent, matmul_backward, matmul_rbackward,
+                     NULL, NULL, IN_VAL | GRAD},
+    [AD_BIAS]     = {"bias", bias_forward, bias_tangent, bias_backward, bias_rbackward, NULL, NULL, 0},
+    [AD_ADD]      = {"add", add_forward, add_tangent, add_backward, add_rbackward, NULL, NULL, 0},
+    [AD_ACT]      = {"act", act_forward, act_tangent, act_backward, act_rbackward, NULL, NULL,
+                     IN_VAL | GRAD},
+    [AD_LOSS_CE]  = {"loss_ce", ce_forward, ce_tangent, ce_backward, ce_rbackward, NULL, NULL,
+                     IN_VAL | GRAD},
+    [AD_LOSS_MSE] = {"loss_mse", mse_forward, mse_tangent, mse_backward, mse_rbackward, NULL, NULL,
+                     IN_VAL | GRAD},
+    [AD_CONV2D]   = AD_OP_ROW_FUSED(conv2d, IN_VAL | GRAD),
+    [AD_MAXPOOL]  = AD_OP_ROW(maxpool, 0),         /* the argmax, in aux */
+    [AD_AVGPOOL]  = AD_OP_ROW(avgpool, 0),
+    [AD_GAP]      = AD_OP_ROW(gap, 0),
+    [AD_GROUPNORM] = AD_OP_ROW(groupnorm, IN_VAL | GRAD),
 };
 _Static_assert(sizeof ad_ops / sizeof ad_ops[0] == AD_OP_COUNT, "one table entry per op");
