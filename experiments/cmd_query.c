@@ -58,11 +58,6 @@ static int step_err(store *s, int rc, err *e)
     return rc == SQLITE_DONE ? 0 : err_set(e, ERR_DATA, "query: %s", sqlite3_errmsg(store_db(s)));
 }
 
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
 
 int cmd_runs(int argc, char **argv, err *e)
 {
@@ -86,9 +81,9 @@ int cmd_runs(int argc, char **argv, err *e)
         int r, n = 0;
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
             n++;
-            printf("%-12.12s  %-11s  %-16s  %8lld  %8.1f  %s%s%s\n", col(st, 0), col(st, 1),
-                   col(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4),
-                   col(st, 5), *col(st, 6) ? "  # " : "", col(st, 6));
+            printf("%-12.12s  %-11s  %-16s  %8lld  %8.1f  %s%s%s\n", store_text(st, 0), store_text(st, 1),
+                   store_text(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4),
+                   store_text(st, 5), *store_text(st, 6) ? "  # " : "", store_text(st, 6));
         }
         rc = step_err(s, r, e);
         sqlite3_finalize(st);
@@ -115,7 +110,7 @@ static int rows(store *s, const char *id, const char *title, const char *sql, er
             if (sqlite3_column_type(st, i) == SQLITE_FLOAT)
                 printf(" %.17g", sqlite3_column_double(st, i));
             else
-                printf(" %s", col(st, i));
+                printf(" %s", store_text(st, i));
         printf("\n");
     }
     sqlite3_finalize(st);
@@ -150,9 +145,9 @@ int cmd_show(int argc, char **argv, err *e)
         if (sqlite3_step(st) == SQLITE_ROW) {
             for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
                 if (sqlite3_column_type(st, (int)i) != SQLITE_NULL)
-                    printf("%-12s %s\n", fields[i], col(st, (int)i));
+                    printf("%-12s %s\n", fields[i], store_text(st, (int)i));
             printf("config:\n");
-            const char *c = col(st, (int)(sizeof fields / sizeof fields[0]));
+            const char *c = store_text(st, (int)(sizeof fields / sizeof fields[0]));
             for (const char *p = c; *p;) {
                 size_t l = strcspn(p, "\n");
                 printf("  %.*s\n", (int)l, p);
@@ -205,7 +200,7 @@ int cmd_compare(int argc, char **argv, err *e)
         sqlite3_bind_text(st, 1, v[1], -1, SQLITE_STATIC);   /* default: the swept keys */
         int r;
         while ((r = sqlite3_step(st)) == SQLITE_ROW)
-            snprintf(by + strlen(by), sizeof by - strlen(by), "%s%s", by[0] ? "," : "", col(st, 0));
+            snprintf(by + strlen(by), sizeof by - strlen(by), "%s%s", by[0] ? "," : "", store_text(st, 0));
         rc = step_err(s, r, e);
         sqlite3_finalize(st);
     }
@@ -224,11 +219,11 @@ int cmd_compare(int argc, char **argv, err *e)
         char label[512] = "", keys[1024];
         snprintf(keys, sizeof keys, "%s", by);
         for (char *k = strtok(keys, ","); k; k = strtok(NULL, ",")) {
-            sqlite3_bind_text(pq, 1, col(st, 0), -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(pq, 1, store_text(st, 0), -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(pq, 2, k, -1, SQLITE_TRANSIENT);
             int pr = sqlite3_step(pq);
             snprintf(label + strlen(label), sizeof label - strlen(label), "%s%s=%s",
-                     label[0] ? " " : "", k, pr == SQLITE_ROW ? col(pq, 0) : "?");
+                     label[0] ? " " : "", k, pr == SQLITE_ROW ? store_text(pq, 0) : "?");
             sqlite3_reset(pq);
         }
         int j = 0;
@@ -359,7 +354,7 @@ int cmd_export(int argc, char **argv, err *e)
                     snprintf(num, sizeof num, "<%d bytes>", sqlite3_column_bytes(st, i));
                     json ? json_string(num) : csv_field(num);
                 } else {
-                    json ? json_string(col(st, i)) : csv_field(col(st, i));
+                    json ? json_string(store_text(st, i)) : csv_field(store_text(st, i));
                 }
             }
             printf(json ? "}" : "\n");

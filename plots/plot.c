@@ -96,11 +96,6 @@ static int finish(ctx *c, sqlite3_stmt *st, int rc, err *e)
     return r;
 }
 
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
 
 /* A column as a double, NAN for NULL. */
 static double dcol(sqlite3_stmt *st, int i)
@@ -133,7 +128,7 @@ static int param_text(ctx *c, const prun *r, const char *key, char *buf, size_t 
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     buf[0] = 0;
     if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        snprintf(buf, cap, "%s", col(st, 0));
+        snprintf(buf, cap, "%s", store_text(st, 0));
     return finish(c, st, rc, e);
 }
 
@@ -169,7 +164,7 @@ static int select_ids(ctx *c, err *e)
                           "LIMIT 1", &st, e)))
             return rc;
         if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            snprintf(name, sizeof name, "%s", col(st, 0));
+            snprintf(name, sizeof name, "%s", store_text(st, 0));
         if ((rc = finish(c, st, rc, e)))
             return rc;
         if (!name[0])
@@ -218,9 +213,9 @@ static int load_runs(ctx *c, err *e)
             cap *= 2;
         }
         prun *r = memset(&c->r[c->n], 0, sizeof *r);
-        snprintf(r->id, sizeof r->id, "%s", col(st, 0));
-        snprintf(r->grp, sizeof r->grp, "%s", col(st, 1));
-        snprintf(r->optim, sizeof r->optim, "%s", col(st, 2));
+        snprintf(r->id, sizeof r->id, "%s", store_text(st, 0));
+        snprintf(r->grp, sizeof r->grp, "%s", store_text(st, 1));
+        snprintf(r->optim, sizeof r->optim, "%s", store_text(st, 2));
         seed[c->n % 1024] = sqlite3_column_int64(st, 3);
         seeds = sqlite3_column_int(st, 4);
         c->n++;
@@ -237,11 +232,11 @@ static int load_runs(ctx *c, err *e)
     sqlite3_bind_int(pk, 1, c->n);
     while ((rc = sqlite3_step(pk)) == SQLITE_ROW)
         for (int i = 0; i < c->n; i++)
-            if (!strcmp(c->r[i].id, col(pk, 0))) {
+            if (!strcmp(c->r[i].id, store_text(pk, 0))) {
                 char *l = c->r[i].label;
                 size_t k = strlen(l);
-                snprintf(l + k, sizeof c->r[i].label - k, "%s%s=%s", k ? " " : "", col(pk, 1),
-                         col(pk, 2));
+                snprintf(l + k, sizeof c->r[i].label - k, "%s%s=%s", k ? " " : "", store_text(pk, 1),
+                         store_text(pk, 2));
             }
     if ((rc = finish(c, pk, rc, e)))
         return rc;
@@ -887,8 +882,8 @@ static int find_grid(ctx *c, const prun *r, lgrid *lg, int *found, err *e)
         *lg = (lgrid){sqlite3_column_int(st, 0), sqlite3_column_int(st, 1),
                       sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), "", "",
                       sqlite3_column_int(st, 6), {dcol(st, 7), dcol(st, 8)}};
-        snprintf(lg->split, sizeof lg->split, "%s", col(st, 4));
-        snprintf(lg->norm, sizeof lg->norm, "%s", col(st, 5));
+        snprintf(lg->split, sizeof lg->split, "%s", store_text(st, 4));
+        snprintf(lg->norm, sizeof lg->norm, "%s", store_text(st, 5));
     }
     return finish(c, st, rc, e);
 }

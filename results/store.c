@@ -287,7 +287,7 @@ int store_open(const char *path, store **out, err *e)
     if ((rc = prep(s, "PRAGMA journal_mode = WAL", &st, e)))
         goto fail;
     rc = sqlite3_step(st);
-    int wal = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    int wal = rc == SQLITE_ROW && strcmp(store_text(st, 0), "wal") == 0;
     sqlite3_finalize(st);
     if (!wal) {
         rc = rc == SQLITE_ROW ? err_set(e, ERR_SYS, "%s: cannot switch to WAL mode", path)
@@ -324,6 +324,12 @@ void store_close(store *s)
     sqlite3_close(s->db);
     free(s->buf);
     free(s);
+}
+
+const char *store_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
 }
 
 sqlite3 *store_db(store *s)
@@ -375,7 +381,7 @@ static int views_refresh(store *s, err *e)
     sqlite3_stmt *st;
     int r = SQLITE_DONE, rc = prep(s, "SELECT DISTINCT key FROM params ORDER BY key", &st, e);
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
+        const char *k = store_text(st, 0);
         char q[256], lit[256];
         quote_ident(q, sizeof q, k);
         size_t j = 0;   /* the key as an SQL string literal */
@@ -405,7 +411,7 @@ static int views_refresh(store *s, err *e)
     int same = 0;
     if (!rc && !(rc = prep(s, "SELECT sql FROM sqlite_master WHERE name = 'runs_wide'", &st, e))) {
         if (sqlite3_step(st) == SQLITE_ROW)
-            same = strcmp((const char *)sqlite3_column_text(st, 0), sql) == 0;
+            same = strcmp(store_text(st, 0), sql) == 0;
         sqlite3_finalize(st);
     }
     if (!rc && !same && !(rc = exec(s, "DROP VIEW IF EXISTS runs_wide", e)))
@@ -480,8 +486,8 @@ int store_run_status(store *s, const char *id, char *status, char *version, err 
     status[0] = version[0] = 0;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        snprintf(status, 16, "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(version, 64, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(status, 16, "%s", store_text(st, 0));
+        snprintf(version, 64, "%s", store_text(st, 1));
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s, rc, "run status", e);
@@ -545,12 +551,12 @@ int store_run_claim(store *s, const char *id, const store_prov *p, int force, in
     }
     *result = STORE_CLAIMED;
     if (!rc) {
-        const char *st = (const char *)sqlite3_column_text(q, 0);
+        const char *st = store_text(q, 0);
         int final = !strcmp(st, STORE_COMPLETED) || !strcmp(st, STORE_DIVERGED);
         if (final && !force)
             *result = STORE_SKIP_DONE;
         else if (strcmp(st, STORE_RUNNING) == 0
-                 && !owner_gone((const char *)sqlite3_column_text(q, 1),
+                 && !owner_gone(store_text(q, 1),
                                 (long)sqlite3_column_int64(q, 2), sqlite3_column_double(q, 3)))
             *result = STORE_SKIP_BUSY;
         else if (final)
@@ -690,7 +696,7 @@ int store_run_resolve(store *s, const char *prefix, char *id, err *e)
     char seen[4][13];
     int k = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(st, 0);
+        const char *v = store_text(st, 0);
         if (k == 0)
             snprintf(id, 65, "%s", v);
         snprintf(seen[k++], sizeof seen[0], "%.12s", v);
@@ -1112,6 +1118,29 @@ static int merge_one(store *s, err *e)
     return rc;
 }
 
+/* The attached `src` must pass PRAGMA integrity_check: INSERT ... SELECT * copies
+ * b-tree records as they are (SQLite's transfer optimization), so a damaged index in
+ * an input would be copied into OUT, damaged (found by fuzz_merge). */
+static int src_intact(store *s, const char *path, err *e)
+{
+    sqlite3_stmt *st;
+    int rc = prep(s, "PRAGMA src.integrity_check(1)", &st, e);
+    if (rc)
+        return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && strcmp(store_text(st, 0), "ok") != 0) {
+        char what[200];   /* its first complaint, on one line */
+        snprintf(what, sizeof what, "%s", store_text(st, 0));
+        for (char *c = what; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+        rc = err_set(e, ERR_DATA, "%s: damaged database (integrity_check: %s)", path, what);
+    } else if (r != SQLITE_ROW)
+        rc = db_err(s, r, "integrity check", e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_merge(const char *out, const char *const *ins, int n, err *e)
 {
     store *s;
@@ -1135,7 +1164,8 @@ int store_merge(const char *out, const char *const *ins, int n, err *e)
             break;
         }
         sqlite3_finalize(st);
-        rc = begin(s, e);
+        rc = src_intact(s, ins[i], e);
+        rc = rc ? rc : begin(s, e);
         if (!rc) {
             rc = merge_one(s, e);
             rc = rc ? rc : views_refresh(s, e);

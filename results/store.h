@@ -49,6 +49,11 @@ void store_close(store *s);
 /* The connection, for read-only queries (query and merge commands). */
 sqlite3 *store_db(store *s);
 
+/* Column i of a result row as text, "" where SQLite gives none: a NULL, a zero-length
+ * BLOB (which a damaged or hand-made database can hold even in a NOT NULL column), or
+ * out of memory. Valid until the statement steps again. */
+const char *store_text(sqlite3_stmt *st, int i);
+
 /* Run statuses. PENDING: registered, not started. */
 #define STORE_PENDING "PENDING"
 #define STORE_RUNNING "RUNNING"

@@ -9,7 +9,8 @@
 #
 # The databases are made here (binary, and the schema version moves): good.db from a
 # tiny experiment, future.db (user_version 99), negative.db (-254), foreign.db (SQLite, not basin's),
-# text.db (not SQLite), cut.db (good.db cut to 3000 bytes). Needs the sqlite3 shell.
+# text.db (not SQLite), cut.db (good.db cut to 3000 bytes), damaged.db (an index
+# pointing at another's pages: integrity_check fails). Needs the sqlite3 shell.
 # One "PASS name" or "FAIL name: detail" line per check, then "N passed, M failed".
 set -u
 
@@ -42,6 +43,10 @@ sqlite3 negative.db 'PRAGMA user_version = -254'
 sqlite3 foreign.db 'CREATE TABLE t(x); INSERT INTO t VALUES (1)'
 printf 'not a database\n' >text.db
 head -c 3000 good.db >cut.db
+cp good.db damaged.db   # the params index pointed at the runs index's pages
+sqlite3 damaged.db "PRAGMA writable_schema = ON; UPDATE sqlite_master SET rootpage =
+  (SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_runs_1')
+  WHERE name = 'sqlite_autoindex_params_1'"
 
 # ---- the catalogue ---------------------------------------------------------------------
 tab=$(printf '\t')
