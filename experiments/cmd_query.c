@@ -81,9 +81,9 @@ int cmd_runs(int argc, char **argv, err *e)
         int r, n = 0;
         while ((r = sqlite3_step(st)) == SQLITE_ROW) {
             n++;
-            printf("%-12.12s  %-11s  %-16s  %8lld  %8.1f  %s%s%s\n", store_text(st, 0), store_text(st, 1),
-                   store_text(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4),
-                   store_text(st, 5), *store_text(st, 6) ? "  # " : "", store_text(st, 6));
+            printf("%-12.12s  %-11s  %-16s  %8lld  %8.1f  %s%s%s\n", store_text(st, 0),
+                   store_text(st, 1), store_text(st, 2), sqlite3_column_int64(st, 3),
+                   sqlite3_column_double(st, 4), store_text(st, 5), *store_text(st, 6) ? "  # " : "", store_text(st, 6));
         }
         rc = step_err(s, r, e);
         sqlite3_finalize(st);
@@ -200,7 +200,8 @@ int cmd_compare(int argc, char **argv, err *e)
         sqlite3_bind_text(st, 1, v[1], -1, SQLITE_STATIC);   /* default: the swept keys */
         int r;
         while ((r = sqlite3_step(st)) == SQLITE_ROW)
-            snprintf(by + strlen(by), sizeof by - strlen(by), "%s%s", by[0] ? "," : "", store_text(st, 0));
+            snprintf(by + strlen(by), sizeof by - strlen(by), "%s%s", by[0] ? "," : "",
+                     store_text(st, 0));
         rc = step_err(s, r, e);
         sqlite3_finalize(st);
     }

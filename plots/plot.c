@@ -235,8 +235,8 @@ static int load_runs(ctx *c, err *e)
             if (!strcmp(c->r[i].id, store_text(pk, 0))) {
                 char *l = c->r[i].label;
                 size_t k = strlen(l);
-                snprintf(l + k, sizeof c->r[i].label - k, "%s%s=%s", k ? " " : "", store_text(pk, 1),
-                         store_text(pk, 2));
+                snprintf(l + k, sizeof c->r[i].label - k, "%s%s=%s", k ? " " : "",
+                         store_text(pk, 1), store_text(pk, 2));
             }
     if ((rc = finish(c, pk, rc, e)))
         return rc;
