@@ -83,7 +83,8 @@ int cmd_runs(int argc, char **argv, err *e)
             n++;
             printf("%-12.12s  %-11s  %-16s  %8lld  %8.1f  %s%s%s\n", store_text(st, 0),
                    store_text(st, 1), store_text(st, 2), sqlite3_column_int64(st, 3),
-                   sqlite3_column_double(st, 4), store_text(st, 5), *store_text(st, 6) ? "  # " : "", store_text(st, 6));
+                   sqlite3_column_double(st, 4), store_text(st, 5),
+                   *store_text(st, 6) ? "  # " : "", store_text(st, 6));
         }
         rc = step_err(s, r, e);
         sqlite3_finalize(st);
