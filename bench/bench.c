@@ -21,7 +21,9 @@
  * Output: one `name value unit` line per figure; lines starting with '#' are notes
  * for people. Usage: bench [--threads N] [--seed S]. Threads go to the core's pool
  * (pool_set_threads, as BASIN_THREADS would); DGEMM is timed first with OpenBLAS at
- * N threads, before the pool pins OpenBLAS to one thread per pool thread. */
+ * N threads, before the pool pins OpenBLAS to one thread per pool thread. The OpenBLAS
+ * kernel in use is printed (openblas_core) so that run.sh can check that the peer ran on
+ * the same one (OpenBLAS picks it at load time, or OPENBLAS_CORETYPE does). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,7 @@
 #include "../optim/opt.h"
 
 void openblas_set_num_threads(int num_threads);   /* libopenblas */
+char *openblas_get_corename(void);                 /* libopenblas */
 
 #define SAMPLES 10000
 #define BATCH 128
@@ -222,6 +225,7 @@ int main(int argc, char **argv)
     }
     check(pool_set_threads(threads, &E), "threads");
     printf("threads %d count\n", pool_threads());
+    printf("openblas_core %s name\n", openblas_get_corename());
     printf("gemm_128x784x256 %.1f GFLOP/s\n", g_fwd);
     printf("gemm_1024 %.1f GFLOP/s\n", g_big);
 

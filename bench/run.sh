@@ -77,6 +77,7 @@ table() {
             else if ($1 ~ /^landscape_2d/) { v["land"] = num($4) }
             else if ($1 ~ /^gemm_128/) v["gemm"] = $2
             else if ($1 == "gemm_1024") v["gemm1024"] = $2
+            else if ($1 == "openblas" && $2 == "core") v["core"] = $3
             else next
             for (k in v) P[src, k] = v[k]
             delete v
@@ -132,6 +133,13 @@ table() {
             printf "  workspace bytes, peak (added): train %s (%s), grad %s (%s), hvp %s (%s), loss %s (%s)\n", \
                 B["ws_peak_train"], B["ws_added_train"], B["ws_peak_grad"], B["ws_added_grad"], \
                 B["ws_peak_hvp"], B["ws_added_hvp"], B["ws_peak_loss"], B["ws_added_loss"]
+            # Same OpenBLAS kernel on both sides (OpenBLAS picks it at load time, unless
+            # OPENBLAS_CORETYPE names it): DGEMM rates differ by 1.6x between kernels.
+            for (s = 1; s <= 2; s++)
+                if ((s, "core") in P && P[s, "core"] != B["openblas_core"])
+                    printf "  WARNING: the peer ran OpenBLAS'"'"'s %s kernels (%d thread run), basin its %s\n" \
+                           "           kernels: not the same OpenBLAS, these ratios compare the kernels too\n", \
+                           P[s, "core"], (s == 1 ? 1 : t), B["openblas_core"]
             # Same OpenBLAS, same thread count: a DGEMM rate 15% below the other run
             # means a busy machine during one of the runs.
             s = (t == 1) ? 1 : 2

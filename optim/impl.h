@@ -51,7 +51,9 @@ struct opt {
     size_t nstate;
     double *rule_state;         /* into state */
     double *work;               /* method's scratch */
-    opt_seg *segs;              /* theta's role segments, from the model at the first step */
+    opt_seg *segs;              /* theta's role segments, from the model at the first step,
+                                   cut into pieces of at most OPT_PIECE */
+    double *seg_u2;             /* (nsegs) each segment's squared update norm */
     int nsegs;
     gsl_rng **rngs;             /* (nrng) generators, reseeded per direction */
     int nrng;
@@ -59,8 +61,14 @@ struct opt {
     opt_metrics last;
 };
 
+/* Segments are cut at multiples of OPT_PIECE elements, so that the rule's pieces can
+ * be spread over threads and the update norm summed piece by piece in one order. */
+#define OPT_PIECE 8192
+
 /* Grokfast filter (when on), then the rule over all segments; sets o->last.update_norm.
- * g is the gradient (estimate) and may be changed. */
+ * g is the gradient (estimate) and may be changed. The segments are split over the
+ * pool's threads (core/pool.h) when theta is large; each element's update does not
+ * depend on the thread count, nor does the norm (summed segment by segment in order). */
 void opt_apply(opt *o, double *theta, double *g);
 
 /* Weight decay of segment s (0 when its role is excluded). */

@@ -9,6 +9,7 @@
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_randist.h>
 
+#include "../core/pool.h"
 #include "../core/rng.h"
 #include "impl.h"
 
@@ -138,48 +139,89 @@ static void grokfast(opt *o, double *g)
     }
 }
 
+/* One update pass, its segments split over the pool's threads. */
+typedef struct update_job {
+    opt *o;
+    double *theta, *g;
+} update_job;
+
+/* Thread tid updates the segments that start in its share of theta (by elements). */
+static void update_thread(void *arg, int tid, int T)
+{
+    const update_job *j = arg;
+    opt *o = j->o;
+    size_t lo = o->n * (size_t)tid / (size_t)T, hi = o->n * (size_t)(tid + 1) / (size_t)T;
+    for (int k = 0; k < o->nsegs; k++)
+        if (o->segs[k].lo >= lo && o->segs[k].lo < hi)
+            o->seg_u2[k] = o->rule->update(o, j->theta, j->g, o->rule_state, o->segs[k].lo,
+                                           o->segs[k].hi, opt_seg_decay(o, &o->segs[k]));
+}
+
+/* Below this many parameters the update runs on the calling thread: waking the pool
+ * would cost more than the pass. */
+#define OPT_PARALLEL_MIN ((size_t)1 << 16)
+
 void opt_apply(opt *o, double *theta, double *g)
 {
     if (o->hp.grokfast_lambda != 0)
         grokfast(o, g);
     if (o->rule->prepare)
         o->rule->prepare(o, theta, g, o->rule_state);
+    update_job j = {o, theta, g};
+    if (o->n >= OPT_PARALLEL_MIN)
+        pool_run(update_thread, &j);
+    else
+        update_thread(&j, 0, 1);
     double u2 = 0;
     for (int k = 0; k < o->nsegs; k++)
-        u2 += o->rule->update(o, theta, g, o->rule_state, o->segs[k].lo, o->segs[k].hi,
-                              opt_seg_decay(o, &o->segs[k]));
+        u2 += o->seg_u2[k];
     o->last.update_norm = sqrt(u2);
 }
 
-/* Role segments of theta from the model's blocks, adjacent blocks of one role merged;
- * elements no block claims count as weights. */
+/* Role segments of theta from the model's blocks, adjacent blocks of one role merged,
+ * then cut at multiples of OPT_PIECE; elements no block claims count as weights. */
 static int make_segments(opt *o, const model *m, err *e)
 {
-    o->segs = err_calloc(e, 2 * (size_t)m->nblocks + 1, sizeof *o->segs);
-    if (!o->segs)
-        return ERR_SYS;
-    size_t at = 0;
-    int k = 0;
-    for (int j = 0; j <= m->nblocks; j++) {
+    size_t most = 2 * (size_t)m->nblocks + 1 + o->n / OPT_PIECE, at = 0;
+    opt_seg *merged = err_calloc(e, 2 * (size_t)m->nblocks + 1, sizeof *merged);
+    o->segs = err_calloc(e, most, sizeof *o->segs);
+    o->seg_u2 = err_calloc(e, most, sizeof *o->seg_u2);
+    int k = 0, rc = merged && o->segs && o->seg_u2 ? 0 : ERR_SYS;
+    for (int j = 0; j <= m->nblocks && !rc; j++) {
         const model_block *bl = j < m->nblocks ? &m->blocks[j] : NULL;
         size_t lo = bl ? bl->offset : o->n;
-        if (bl && (lo < at || lo + bl->size > o->n))
-            return err_set(e, ERR_USAGE, "optimizer: block %s lies outside theta (%zu)",
-                           bl->name, o->n);
+        if (bl && (lo < at || lo + bl->size > o->n)) {
+            rc = err_set(e, ERR_USAGE, "optimizer: block %s lies outside theta (%zu)",
+                         bl->name, o->n);
+            break;
+        }
         opt_seg gap = {at, lo, ROLE_WEIGHT}, blk = {lo, bl ? lo + bl->size : lo, bl ? bl->role : 0};
         for (int q = 0; q < 2; q++) {
             opt_seg s = q ? blk : gap;
             if (s.hi == s.lo)
                 continue;
-            if (k && o->segs[k - 1].role == s.role && o->segs[k - 1].hi == s.lo)
-                o->segs[k - 1].hi = s.hi;
+            if (k && merged[k - 1].role == s.role && merged[k - 1].hi == s.lo)
+                merged[k - 1].hi = s.hi;
             else
-                o->segs[k++] = s;
+                merged[k++] = s;
         }
         at = blk.hi;
     }
-    o->nsegs = k;
-    return 0;
+    o->nsegs = 0;
+    for (int j = 0; j < k && !rc; j++)
+        for (size_t lo = merged[j].lo, hi; lo < merged[j].hi; lo = hi) {
+            hi = (lo / OPT_PIECE + 1) * OPT_PIECE;
+            hi = hi < merged[j].hi ? hi : merged[j].hi;
+            o->segs[o->nsegs++] = (opt_seg){lo, hi, merged[j].role};
+        }
+    free(merged);
+    if (rc) {   /* the next step tries again */
+        free(o->segs);
+        free(o->seg_u2);
+        o->segs = NULL;
+        o->seg_u2 = NULL;
+    }
+    return rc;
 }
 
 static int check_common(const opt_hparams *hp, err *e)
@@ -363,6 +405,7 @@ void opt_free(opt *o)
         rng_free(o->rngs[k]);
     free(o->rngs);
     free(o->segs);
+    free(o->seg_u2);
     free(o->state);
     free(o->work);
     free(o);

@@ -57,6 +57,41 @@ static void check_pool_restart(void)
           "a job ran twice or not at all");
 }
 
+/* pool hand-offs (core/pool.c): lock-free while both sides spin, through the condition
+ * variables after a pause longer than the spin. Each job writes its round into a slot
+ * per thread; the caller must see every slot written once pool_run returns. */
+static struct { int round; int seen[2]; int runs[2]; } handoff;
+
+static void pool_handoff(void *arg, int tid, int nthreads)
+{
+    (void)arg;
+    (void)nthreads;
+    handoff.seen[tid] = handoff.round;
+    handoff.runs[tid]++;
+    for (volatile int i = 0; i < (handoff.round * 7919) % 3000; i++)   /* uneven work */
+        ;
+}
+
+static void check_pool_handoffs(void)
+{
+    pool_set_threads(2, NULL);
+    int bad = 0, rounds = 4000;
+    handoff.runs[0] = handoff.runs[1] = 0;
+    for (int r = 1; r <= rounds; r++) {
+        handoff.round = r;
+        if (r % 500 == 0) {   /* let both sides fall asleep */
+            struct timespec pause = {0, 2000000};
+            nanosleep(&pause, NULL);
+        }
+        pool_run(pool_handoff, NULL);
+        bad += handoff.seen[0] != r || handoff.seen[1] != r;
+    }
+    CHECK(!bad && handoff.runs[0] == rounds && handoff.runs[1] == rounds,
+          "pool: 4000 back-to-back and sleeping hand-offs, each job once on each thread",
+          "%d rounds with a stale slot; runs %d and %d", bad, handoff.runs[0], handoff.runs[1]);
+    pool_set_threads(1, NULL);
+}
+
 static model *make(const char *kind, int act, int loss, size_t chunk, int hidden)
 {
     model_opts o;
@@ -175,6 +210,7 @@ int main(void)
         ys[i] = i % NOUT;
     batch bc = {xs, ys, NULL, NS}, br = {xs, NULL, ts, NS};
     check_pool_restart();
+    check_pool_handoffs();
     char name[128];
     err e = {0};
 
