@@ -170,4 +170,25 @@ int ad_act_parse(const char *s);
 /* Scalar activation value and first two derivatives at x (tests use these). */
 double ad_act_eval(enum ad_act a, double slope, double x, double *d1, double *d2);
 
+/* The hot elementwise loops (activations, bias, the landscape's plane) are compiled
+ * twice by GCC on x86-64, for AVX2 and for the baseline, and the loader picks one
+ * (function multiversioning): a binary for any x86-64 runs them 4 doubles at a time
+ * where it can. Elementwise only: no sum is reordered, the bits are the same. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AD_VECTOR __attribute__((target_clones("avx2", "default")))
+#else
+#define AD_VECTOR
+#endif
+/* Before such a loop whose output may be one of its inputs, element for element (in
+ * place): GCC's run-time overlap check would send that case to the scalar loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define AD_IVDEP _Pragma("GCC ivdep")
+#else
+#define AD_IVDEP
+#endif
+
+/* y[i] = act(x[i]) for m elements, with the bits of the graph's AD_ACT forward rule
+ * (y may be x). */
+void ad_act_apply(enum ad_act a, double slope, const double *x, double *y, size_t m);
+
 #endif

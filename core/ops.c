@@ -17,7 +17,7 @@
 #define IN(n, k) (&g->nodes[(n)->in[k]])
 #define HAS(n, f) (((n)->flags & (f)) != 0)
 
-static void axpy(size_t n, double a, const double *x, double *y)
+AD_VECTOR static void axpy(size_t n, double a, const double *x, double *y)
 {
     for (size_t i = 0; i < n; i++)
         y[i] += a * x[i];
@@ -135,13 +135,17 @@ static void matmul_rbackward(ad_graph *g, ad_node *n, size_t r)
 
 /* --- y = x + b, b broadcast over rows ---
  * y' = x' + b';  x_bar += y_bar;  b_bar += sum_rows y_bar; R{} likewise (linear). */
-static void bias_forward(ad_graph *g, ad_node *n, size_t r)
+/* y = x + b for r rows of c */
+AD_VECTOR static void add_rows(const double *x, const double *b, double *y, size_t r, size_t c)
 {
-    ad_node *x = IN(n, 0), *b = IN(n, 1);
-    size_t c = (size_t)n->cols;
     for (size_t i = 0; i < r; i++)
         for (size_t j = 0; j < c; j++)
-            n->val[i * c + j] = x->val[i * c + j] + b->val[j];
+            y[i * c + j] = x[i * c + j] + b[j];
+}
+
+static void bias_forward(ad_graph *g, ad_node *n, size_t r)
+{
+    add_rows(IN(n, 0)->val, IN(n, 1)->val, n->val, r, (size_t)n->cols);
 }
 
 static void bias_tangent(ad_graph *g, ad_node *n, size_t r)
@@ -215,30 +219,41 @@ static void add_rbackward(ad_graph *g, ad_node *n, size_t r)
 /* ReLU's rules all pass a value where the gate x > 0 and zero elsewhere. A mask
  * instead of a branch: the signs of activations are random, and mispredicted
  * branches made these loops cost a fifth of the step's GEMM time. */
-static void relu_gate(const double *restrict gate, const double *restrict v,
-                      double *restrict out, size_t m, int accumulate)
+static inline double gated(double gate, double v)
 {
-    for (size_t i = 0; i < m; i++) {
-        uint64_t b;
-        double d;
-        memcpy(&b, &v[i], sizeof b);
-        b &= -(uint64_t)(gate[i] > 0);
-        memcpy(&d, &b, sizeof d);
-        out[i] = accumulate ? out[i] + d : d;
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    b &= -(uint64_t)(gate > 0);
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+AD_VECTOR static void relu_gate(const double *gate, const double *v, double *out, size_t m,
+                                int accumulate)
+{
+    if (accumulate) {
+        AD_IVDEP for (size_t i = 0; i < m; i++)
+            out[i] += gated(gate[i], v[i]);
+    } else {
+        AD_IVDEP for (size_t i = 0; i < m; i++)
+            out[i] = gated(gate[i], v[i]);
     }
+}
+
+void ad_act_apply(enum ad_act a, double slope, const double *x, double *y, size_t m)
+{
+    double d1, d2;
+    if (a == AD_ACT_RELU) {
+        relu_gate(x, x, y, m, 0);
+        return;
+    }
+    for (size_t i = 0; i < m; i++)
+        y[i] = ad_act_eval(a, slope, x[i], &d1, &d2);
 }
 
 static void act_forward(ad_graph *g, ad_node *n, size_t r)
 {
-    const double *x = IN(n, 0)->val;
-    size_t m = ad_node_size(n, r);
-    double d1, d2;
-    if (n->iarg == AD_ACT_RELU) {
-        relu_gate(x, x, n->val, m, 0);
-        return;
-    }
-    for (size_t i = 0; i < m; i++)
-        n->val[i] = ad_act_eval(n->iarg, n->farg, x[i], &d1, &d2);
+    ad_act_apply(n->iarg, n->farg, IN(n, 0)->val, n->val, ad_node_size(n, r));
 }
 
 static void act_tangent(ad_graph *g, ad_node *n, size_t r)

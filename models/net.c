@@ -44,9 +44,10 @@ typedef struct net {
 static const model_vt net_vt;
 
 /* Build one thread's graph of layers `from`..nlayers-1, its input the output of layer
- * from-1 before the activation (from = 0: the whole network on the samples). Its theta
- * is theta[offset of layer from's weight ..): from > 0 binds the tail's parameters alone. */
-static ad_graph *net_graph_from(const model *m, int from, err *e)
+ * from-1: before the activation when act_first, after it otherwise (from = 0: the
+ * whole network on the samples). Its theta is theta[offset of layer from's weight ..):
+ * from > 0 binds the tail's parameters alone. */
+static ad_graph *net_graph_from(const model *m, int from, int act_first, err *e)
 {
     const net *nt = m->impl;
     ad_graph *g = ad_graph_new(nt->x.chunk, e);
@@ -55,7 +56,7 @@ static ad_graph *net_graph_from(const model *m, int from, err *e)
     int h = ad_input(g, nt->width[from]), k = from * (nt->o.bias ? 2 : 1);
     size_t base = from < nt->nlayers ? m->blocks[k].offset : 0;
     for (int l = from; l < nt->nlayers; l++) {
-        if (l > 0)
+        if (l > from || (l > 0 && act_first))
             h = ad_act(g, h, nt->o.act, nt->o.leaky_slope);
         if (l == nt->nlayers - 1)
             ad_set_features(g, h);
@@ -76,7 +77,7 @@ static ad_graph *net_graph_from(const model *m, int from, err *e)
 
 static ad_graph *net_graph(const model *m, err *e)
 {
-    return net_graph_from(m, 0, e);
+    return net_graph_from(m, 0, 1, e);
 }
 
 /* Make sure there are workers for the pool's thread count. */
@@ -367,8 +368,9 @@ static const model_vt net_vt = {
  *   X (W0 + x D1 + y D2)^T + (b0 + x e1 + y e2) = A + x B + y C,
  * A = X W0^T + b0, B = X D1^T + e1, C = X D2^T + e2 (D, e: the directions' first-layer
  * blocks), one GEMM per chunk against the stacked [W0; D1; D2], once per grid. Each
- * point then runs only the tail graph (net_graph_from layer 1: the first activation
- * onwards) on the pre-activations A + xB + yC. Samples go in blocks of whole chunks
+ * point then makes its first activations act(A + xB + yC) row by row (each row in L1
+ * between the two) and runs only the tail graph (net_graph_from layer 1 on
+ * activations: the second layer onwards) on them. Samples go in blocks of whole chunks
  * (at most PLANE_BYTES of [A|B|C] at once); in a block, first the chunks' GEMMs and
  * then the points are split over the pool's threads in fixed ranges. A thread takes
  * its points in groups (their tails' parameters made once) and runs the group chunk
@@ -409,6 +411,19 @@ static size_t plane_group(const model *m)
     return g ? g : 1;
 }
 
+/* o = A + x B (+ y C) for one sample's row [A | B | C] of h each. */
+AD_VECTOR static void plane_row(const double *a, size_t h, double x, double y, size_t nd,
+                                double *o)
+{
+    if (nd > 1) {
+        AD_IVDEP for (size_t k = 0; k < h; k++)
+            o[k] = a[k] + x * a[h + k] + y * a[2 * h + k];
+    } else {
+        AD_IVDEP for (size_t k = 0; k < h; k++)
+            o[k] = a[k] + x * a[h + k];
+    }
+}
+
 static void plane_thread(void *arg, int tid, int T)
 {
     const plane_job *j = arg;
@@ -447,14 +462,9 @@ static void plane_thread(void *arg, int tid, int T)
             for (size_t q = 0; q < np && !j->rc[tid]; q++) {
                 double x = j->xs[p0 + q], y = j->nd > 1 ? j->ys[p0 + q] : 0;
                 for (size_t i = 0; i < rows; i++) {
-                    const double *a = j->abc + (r + i) * w3;
-                    double *o = pre + i * h;
-                    if (j->nd > 1)
-                        for (size_t k = 0; k < h; k++)
-                            o[k] = a[k] + x * a[h + k] + y * a[2 * h + k];
-                    else
-                        for (size_t k = 0; k < h; k++)
-                            o[k] = a[k] + x * a[h + k];
+                    plane_row(j->abc + (r + i) * w3, h, x, y, j->nd, pre + i * h);
+                    if (nt->nlayers > 1)   /* else these are the outputs */
+                        ad_act_apply(nt->o.act, nt->o.leaky_slope, pre + i * h, pre + i * h, h);
                 }
                 ad_bind bd = {.theta = j->theta[tid] + q * (n - tail0), .x = pre,
                               .y = j->b.y ? j->b.y + s : NULL,
@@ -490,7 +500,7 @@ static int dense_plane(model *m, const double *theta0, const double *d1, const d
     if (!ws || !j.abc || !j.sums || !j.tail || !j.theta || !j.pre || !j.rc || !j.e)
         rc = ERR_SYS;
     for (int t = 0; t < T && !rc; t++) {
-        j.tail[t] = net_graph_from(m, 1, e);
+        j.tail[t] = net_graph_from(m, 1, 0, e);
         j.theta[t] = err_calloc(e, plane_group(m) * (m->n - plane_tail0(m)) + 1, sizeof(double));
         j.pre[t] = err_malloc(e, chunk * h * sizeof(double));
         if (!j.tail[t] || !j.theta[t] || !j.pre[t])
