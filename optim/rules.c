@@ -9,6 +9,23 @@
 
 #include "impl.h"
 
+/* The squared update norm, in four running sums picked by the element's index in
+ * theta: four independent chains of additions instead of one (whose latency bounded
+ * the update loops), and the same sums whatever the segments and threads. */
+typedef struct sq4 {
+    double s[4];
+} sq4;
+
+static inline void sq4_add(sq4 *q, size_t i, double d)
+{
+    q->s[i & 3] += d * d;
+}
+
+static inline double sq4_sum(const sq4 *q)
+{
+    return (q->s[0] + q->s[1]) + (q->s[2] + q->s[3]);
+}
+
 size_t opt_sgd_state(const opt_hparams *hp, size_t n)
 {
     (void)hp;
@@ -79,7 +96,8 @@ double opt_sgd_update(opt *o, double *theta, double *g, double *buf, size_t lo, 
                       double lam)
 {
     const opt_hparams *hp = &o->hp;
-    double mu = hp->momentum, lr = o->lr, keep = 1 - hp->dampening, u2 = 0;
+    double mu = hp->momentum, lr = o->lr, keep = 1 - hp->dampening;
+    sq4 u2 = {{0}};
     if (lam != 0)
         for (size_t i = lo; i < hi; i++)
             g[i] += lam * theta[i];
@@ -87,24 +105,24 @@ double opt_sgd_update(opt *o, double *theta, double *g, double *buf, size_t lo, 
         for (size_t i = lo; i < hi; i++) {
             double d = lr * g[i];
             theta[i] -= d;
-            u2 += d * d;
+            sq4_add(&u2, i, d);
         }
     } else if (o->t == 1 || hp->nesterov) {
         for (size_t i = lo; i < hi; i++) {
             buf[i] = o->t == 1 ? g[i] : mu * buf[i] + keep * g[i];
             double d = lr * (hp->nesterov ? g[i] + mu * buf[i] : buf[i]);
             theta[i] -= d;
-            u2 += d * d;
+            sq4_add(&u2, i, d);
         }
     } else {   /* the common heavy-ball step, kept branch-free */
         for (size_t i = lo; i < hi; i++) {
             buf[i] = mu * buf[i] + keep * g[i];
             double d = lr * buf[i];
             theta[i] -= d;
-            u2 += d * d;
+            sq4_add(&u2, i, d);
         }
     }
-    return u2;
+    return sq4_sum(&u2);
 }
 
 /* Adam (torch.optim.Adam) and AdamW: AdamW first shrinks theta *= 1 - lr lam,
@@ -116,7 +134,8 @@ static double adam(opt *o, double *theta, const double *g, double *st, size_t lo
     const opt_hparams *hp = &o->hp;
     double *m = st, *v = st + o->n, b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
     double t = (double)o->t, bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
-    double step = o->lr / bc1, bc2s = sqrt(bc2), shrink = 1 - o->lr * lam, u2 = 0;
+    double step = o->lr / bc1, bc2s = sqrt(bc2), shrink = 1 - o->lr * lam;
+    sq4 u2 = {{0}};
     for (size_t i = lo; i < hi; i++) {
         double th = theta[i], gi = g[i], x = th;
         if (decoupled)
@@ -127,9 +146,9 @@ static double adam(opt *o, double *theta, const double *g, double *st, size_t lo
         v[i] = b2 * v[i] + (1 - b2) * gi * gi;
         x -= step * (m[i] / (sqrt(v[i]) / bc2s + eps));
         theta[i] = x;
-        u2 += (th - x) * (th - x);
+        sq4_add(&u2, i, th - x);
     }
-    return u2;
+    return sq4_sum(&u2);
 }
 
 double opt_adam_update(opt *o, double *theta, double *g, double *st, size_t lo, size_t hi,
@@ -154,7 +173,8 @@ double opt_diffgrad_update(opt *o, double *theta, double *g, double *st, size_t 
     size_t n = o->n;
     double *m = st, *v = st + n, *gp = st + 2 * n, b1 = hp->beta1, b2 = hp->beta2;
     double t = (double)o->t, bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
-    double step = o->lr * sqrt(bc2) / bc1, u2 = 0;
+    double step = o->lr * sqrt(bc2) / bc1;
+    sq4 u2 = {{0}};
     for (size_t i = lo; i < hi; i++) {
         double th = theta[i], gi = lam != 0 ? g[i] + lam * th : g[i];
         m[i] = b1 * m[i] + (1 - b1) * gi;
@@ -163,9 +183,9 @@ double opt_diffgrad_update(opt *o, double *theta, double *g, double *st, size_t 
         gp[i] = gi;
         double x = th - step * (m[i] * xi / (sqrt(v[i]) + hp->eps));
         theta[i] = x;
-        u2 += (th - x) * (th - x);
+        sq4_add(&u2, i, th - x);
     }
-    return u2;
+    return sq4_sum(&u2);
 }
 
 /* AdEMAMix's half-life parametrisation of an EMA factor, and its inverse. */
@@ -191,7 +211,8 @@ double opt_ademamix_update(opt *o, double *theta, double *g, double *st, size_t 
     size_t n = o->n;
     double *m1 = st, *m2 = st + n, *nu = st + 2 * n, b1 = hp->beta1, b2 = hp->beta2;
     double t = (double)o->t, bc1 = 1 - pow(b1, t), bc2s = sqrt(1 - pow(b2, t));
-    double alpha = hp->alpha, b3 = hp->beta3, lr = o->lr, u2 = 0;
+    double alpha = hp->alpha, b3 = hp->beta3, lr = o->lr;
+    sq4 u2 = {{0}};
     if (hp->t_alpha && o->t < hp->t_alpha) {
         double a = t / (double)hp->t_alpha;   /* (1 - a) 0 + a alpha, exactly */
         alpha = a * hp->alpha;
@@ -208,9 +229,9 @@ double opt_ademamix_update(opt *o, double *theta, double *g, double *st, size_t 
         double u = (m1[i] / bc1 + alpha * m2[i]) / (sqrt(nu[i]) / bc2s + hp->eps) + lam * th;
         double x = th - lr * u;
         theta[i] = x;
-        u2 += (th - x) * (th - x);
+        sq4_add(&u2, i, th - x);
     }
-    return u2;
+    return sq4_sum(&u2);
 }
 
 /* DoG (Ivgi, Hinder & Carmon 2023, "distance over gradients"), scaled by lr:
@@ -245,11 +266,12 @@ double opt_dog_update(opt *o, double *theta, double *g, double *st, size_t lo, s
                       double lam)
 {
     (void)lam;   /* applied in prepare, where the norms need it */
-    double eta = st[o->n + 2], u2 = 0;
+    double eta = st[o->n + 2];
+    sq4 u2 = {{0}};
     for (size_t i = lo; i < hi; i++) {
         double d = eta * g[i];
         theta[i] -= d;
-        u2 += d * d;
+        sq4_add(&u2, i, d);
     }
-    return u2;
+    return sq4_sum(&u2);
 }
