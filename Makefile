@@ -167,6 +167,7 @@ test-conv-train: basin
 	@sh tests/test_conv_train.sh ./basin
 
 bench: deps
+	@sh $(DEPS) bench || true
 	@$(MAKE) --no-print-directory basin $(BUILD)/bench/bench
 	@sh bench/run.sh $(BUILD)/bench/bench
 
@@ -175,6 +176,7 @@ $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/libbasin.a
 
 # cnn training step and full-batch HVP beside bench/torch_models.py, one thread
 bench-conv: deps
+	@sh $(DEPS) bench || true
 	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_conv
 	@sh bench/run_conv.sh $(BUILD)/bench/bench_conv
 

@@ -6,18 +6,20 @@
 #include <string.h>
 
 #include "ad_impl.h"
+#include "pool.h"
 
 enum { BUF_VAL = 0, BUF_DOT, BUF_GRAD, BUF_RGRAD, BUF_AUX, BUF_KINDS };
 #define NO_BUF SIZE_MAX
 #define ALIGN 8 /* doubles: 64-byte alignment of every buffer */
 
 static atomic_size_t mem_current, mem_peak;
-static atomic_long runs[AD_MODE_COUNT];
+static atomic_long runs[AD_MODE_COUNT], splits;
 
 size_t ad_mem_current(void) { return atomic_load(&mem_current); }
 size_t ad_mem_peak(void) { return atomic_load(&mem_peak); }
 void ad_mem_reset_peak(void) { atomic_store(&mem_peak, atomic_load(&mem_current)); }
 long ad_runs(enum ad_mode mode) { return atomic_load(&runs[mode]); }
+long ad_splits(void) { return atomic_load(&splits); }
 
 static void mem_add(size_t bytes)
 {
@@ -25,6 +27,58 @@ static void mem_add(size_t bytes)
     size_t peak = atomic_load(&mem_peak);
     while (now > peak && !atomic_compare_exchange_weak(&mem_peak, &peak, now))
         ;
+}
+
+/* --- matrix products (ad_impl.h) --- */
+
+/* Products below this many multiply-adds (~5 us at one core's DGEMM rate) run on the
+ * calling thread: a pool hand-off would cost a sizeable part of them. */
+#define SPLIT_MIN_MACS ((size_t)1 << 17)
+
+typedef struct gemm_job {
+    int ta, tb, by_rows;
+    size_t M, N, K, lda, ldb, ldc;
+    double alpha, beta;
+    const double *A, *B;
+    double *C;
+} gemm_job;
+
+static void gemm_call(const gemm_job *j, size_t M, size_t N, const double *A, const double *B,
+                      double *C)
+{
+    if (M && N)
+        cblas_dgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans,
+                    j->tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)j->K, j->alpha, A,
+                    (int)j->lda, B, (int)j->ldb, j->beta, C, (int)j->ldc);
+}
+
+/* Thread tid's block: columns (or rows) [lo, hi), column blocks cut at multiples of 8
+ * (whole cache lines of C). */
+static void gemm_thread(void *arg, int tid, int T)
+{
+    const gemm_job *j = arg;
+    size_t len = j->by_rows ? j->M : j->N, step = j->by_rows ? 1 : 8;
+    size_t lo = len * (size_t)tid / (size_t)T / step * step;
+    size_t hi = tid + 1 == T ? len : len * (size_t)(tid + 1) / (size_t)T / step * step;
+    if (j->by_rows)
+        gemm_call(j, hi - lo, j->N, j->ta ? j->A + lo : j->A + lo * j->lda, j->B,
+                  j->C + lo * j->ldc);
+    else
+        gemm_call(j, j->M, hi - lo, j->A, j->tb ? j->B + lo * j->ldb : j->B + lo, j->C + lo);
+}
+
+void ad_gemm(const ad_graph *g, int ta, int tb, size_t M, size_t N, size_t K, double alpha,
+             const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
+             size_t ldc)
+{
+    gemm_job j = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
+                  .ldc = ldc, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C};
+    if (g && g->split && M * N * K >= SPLIT_MIN_MACS) {
+        j.by_rows = N < 32;
+        atomic_fetch_add(&splits, 1);
+        pool_run(gemm_thread, &j);
+    } else
+        gemm_call(&j, M, N, A, B, C);
 }
 
 /* --- building --- */
@@ -523,6 +577,7 @@ int ad_run(ad_graph *g, enum ad_mode mode, const ad_bind *b, ad_sums *sums, err 
     bind_buffers(g, p, b, tan, back);
     g->bind = b;
     g->sums = sums;
+    g->split = b->split && pool_threads() > 1;
     size_t rows = b->rows;
     int replay = b->primal && b->replay;
     double correct0 = sums->correct;

@@ -80,6 +80,11 @@ typedef struct ad_bind {
      * the tangent rules run, with the same bits as a whole run. */
     double *primal;
     int replay;
+    /* 1: split each large matrix product of this run over the pool's threads (blocks
+     * of the product's columns, or rows when it is narrow; each element is computed by
+     * one thread over all of K), so that one chunk keeps every core busy. Only a caller
+     * outside pool_run may set it (pool_run is not reentrant). */
+    int split;
 } ad_bind;
 
 /* Sums a run adds to (never overwrites), so chunks accumulate. */
@@ -161,6 +166,10 @@ void ad_mem_reset_peak(void);
 /* Per-mode execution counters (how many runs of each mode since process start),
  * so tests can prove e.g. that forward-gradient training never runs a backward pass. */
 long ad_runs(enum ad_mode mode);
+
+/* Matrix products split over the pool since process start (ad_bind.split), so tests
+ * can prove that a split path ran. */
+long ad_splits(void);
 
 /* Name of an activation ("relu", "leaky_relu", "tanh", "sigmoid", "gelu",
  * "softplus", "identity"), and the reverse lookup (-1 when unknown). */

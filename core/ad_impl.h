@@ -64,6 +64,7 @@ struct ad_graph {
     const ad_bind *bind;
     ad_sums *sums;
     double *scratch_buf;  /* (scratch) bound for the current execution */
+    int split;            /* threads the matrix products are split over (ad_bind.split) */
 };
 
 /* One op's rules; n is the node, rows the chunk's rows. Each rule reads its inputs'
@@ -110,14 +111,13 @@ AD_RULES(avgpool)
 AD_RULES(gap)
 AD_RULES(groupnorm)
 
-/* C (M,N) = alpha op(A) op(B) + beta C, row-major, through CBLAS (ta, tb: transpose). */
-static inline void ad_gemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha,
-                           const double *A, size_t lda, const double *B, size_t ldb,
-                           double beta, double *C, size_t ldc)
-{
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-}
+/* C (M,N) = alpha op(A) op(B) + beta C, row-major, through CBLAS (ta, tb: transpose).
+ * When the execution splits its products (g->split > 1) and this one is large, C's
+ * columns (or, for narrow C, its rows) are cut into g->split contiguous blocks, one per
+ * pool thread; each element is still computed by one call over all of K. */
+void ad_gemm(const ad_graph *g, int ta, int tb, size_t M, size_t N, size_t K, double alpha,
+             const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
+             size_t ldc);
 
 /* Elements of node n for a chunk of `rows` rows. */
 static inline size_t ad_node_size(const ad_node *n, size_t rows)

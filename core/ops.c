@@ -91,7 +91,7 @@ static void matmul_forward(ad_graph *g, ad_node *n, size_t r)
 {
     ad_node *x = IN(n, 0), *w = IN(n, 1);
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
-    ad_gemm(0, 1, r, out, in, 1, x->val, in, w->val, in, 0, n->val, out);
+    ad_gemm(g, 0, 1, r, out, in, 1, x->val, in, w->val, in, 0, n->val, out);
 }
 
 static void matmul_tangent(ad_graph *g, ad_node *n, size_t r)
@@ -100,11 +100,11 @@ static void matmul_tangent(ad_graph *g, ad_node *n, size_t r)
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
     double beta = 0;
     if (HAS(x, AD_F_TAN)) {
-        ad_gemm(0, 1, r, out, in, 1, x->dot, in, w->val, in, 0, n->dot, out);
+        ad_gemm(g, 0, 1, r, out, in, 1, x->dot, in, w->val, in, 0, n->dot, out);
         beta = 1;
     }
     if (HAS(w, AD_F_TAN))
-        ad_gemm(0, 1, r, out, in, 1, x->val, in, w->dot, in, beta, n->dot, out);
+        ad_gemm(g, 0, 1, r, out, in, 1, x->val, in, w->dot, in, beta, n->dot, out);
 }
 
 static void matmul_backward(ad_graph *g, ad_node *n, size_t r)
@@ -112,9 +112,9 @@ static void matmul_backward(ad_graph *g, ad_node *n, size_t r)
     ad_node *x = IN(n, 0), *w = IN(n, 1);
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
     if (HAS(x, AD_F_GRAD))
-        ad_gemm(0, 0, r, in, out, 1, n->grad, out, w->val, in, 1, x->grad, in);
+        ad_gemm(g, 0, 0, r, in, out, 1, n->grad, out, w->val, in, 1, x->grad, in);
     if (HAS(w, AD_F_GRAD) && w->grad)
-        ad_gemm(1, 0, out, in, r, 1, n->grad, out, x->val, in, 1, w->grad, in);
+        ad_gemm(g, 1, 0, out, in, r, 1, n->grad, out, x->val, in, 1, w->grad, in);
 }
 
 static void matmul_rbackward(ad_graph *g, ad_node *n, size_t r)
@@ -122,14 +122,14 @@ static void matmul_rbackward(ad_graph *g, ad_node *n, size_t r)
     ad_node *x = IN(n, 0), *w = IN(n, 1);
     size_t in = (size_t)w->cols, out = (size_t)w->rows;
     if (HAS(x, AD_F_GRAD)) {
-        ad_gemm(0, 0, r, in, out, 1, n->rgrad, out, w->val, in, 1, x->rgrad, in);
+        ad_gemm(g, 0, 0, r, in, out, 1, n->rgrad, out, w->val, in, 1, x->rgrad, in);
         if (HAS(w, AD_F_TAN))
-            ad_gemm(0, 0, r, in, out, 1, n->grad, out, w->dot, in, 1, x->rgrad, in);
+            ad_gemm(g, 0, 0, r, in, out, 1, n->grad, out, w->dot, in, 1, x->rgrad, in);
     }
     if (HAS(w, AD_F_GRAD)) {
-        ad_gemm(1, 0, out, in, r, 1, n->rgrad, out, x->val, in, 1, w->rgrad, in);
+        ad_gemm(g, 1, 0, out, in, r, 1, n->rgrad, out, x->val, in, 1, w->rgrad, in);
         if (HAS(x, AD_F_TAN))
-            ad_gemm(1, 0, out, in, r, 1, n->grad, out, x->dot, in, 1, w->rgrad, in);
+            ad_gemm(g, 1, 0, out, in, r, 1, n->grad, out, x->dot, in, 1, w->rgrad, in);
     }
 }
 

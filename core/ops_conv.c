@@ -90,6 +90,7 @@ typedef struct conv_ctx {
     ad_node *n, *x, *w, *b;     /* b NULL: no bias */
     size_t co, ck, ohw;         /* output channels, c*kh*kw, output pixels */
     double *col;                /* (ck, ohw) scratch */
+    const ad_graph *g;          /* for ad_gemm */
 } conv_ctx;
 
 static conv_ctx conv_ctx_of(ad_graph *g, ad_node *n)
@@ -97,7 +98,7 @@ static conv_ctx conv_ctx_of(ad_graph *g, ad_node *n)
     ad_node *w = IN(n, 1);
     return (conv_ctx){n, IN(n, 0), w, n->nin > 2 ? IN(n, 2) : NULL, (size_t)w->rows,
                       (size_t)w->cols, (size_t)n->img_out.h * (size_t)n->img_out.w,
-                      g->scratch_buf};
+                      g->scratch_buf, g};
 }
 
 /* y (co, ohw) = b broadcast over each channel's pixels */
@@ -134,18 +135,18 @@ static void conv_fwd(const conv_ctx *c, size_t s, int val, int dot)
         if (val) {
             if (b)
                 fill_bias(n->val + yo, b->val, c);
-            ad_gemm(0, 0, c->co, c->ohw, c->ck, 1, w->val, c->ck, c->col, c->ohw, b ? 1 : 0,
+            ad_gemm(c->g, 0, 0, c->co, c->ohw, c->ck, 1, w->val, c->ck, c->col, c->ohw, b ? 1 : 0,
                     n->val + yo, c->ohw);
         }
         if (dot && HAS(w, AD_F_TAN)) {
-            ad_gemm(0, 0, c->co, c->ohw, c->ck, 1, w->dot, c->ck, c->col, c->ohw, beta,
+            ad_gemm(c->g, 0, 0, c->co, c->ohw, c->ck, 1, w->dot, c->ck, c->col, c->ohw, beta,
                     n->dot + yo, c->ohw);
             beta = 1;
         }
     }
     if (dot && HAS(x, AD_F_TAN)) {
         columns(n, x->dot + xo, c->col, 0);
-        ad_gemm(0, 0, c->co, c->ohw, c->ck, 1, w->val, c->ck, c->col, c->ohw, beta,
+        ad_gemm(c->g, 0, 0, c->co, c->ohw, c->ck, 1, w->val, c->ck, c->col, c->ohw, beta,
                 n->dot + yo, c->ohw);
         beta = 1;
     }
@@ -162,22 +163,22 @@ static void conv_back(const conv_ctx *c, size_t s, int grad, int rgrad)
     if (HAS(w, AD_F_GRAD)) {
         columns(n, x->val + xo, c->col, 0);
         if (grad && w->grad)
-            ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, yb, c->ohw, c->col, c->ohw, 1, w->grad, c->ck);
+            ad_gemm(c->g, 0, 1, c->co, c->ck, c->ohw, 1, yb, c->ohw, c->col, c->ohw, 1, w->grad, c->ck);
         if (rgrad)
-            ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, ryb, c->ohw, c->col, c->ohw, 1, w->rgrad, c->ck);
+            ad_gemm(c->g, 0, 1, c->co, c->ck, c->ohw, 1, ryb, c->ohw, c->col, c->ohw, 1, w->rgrad, c->ck);
         if (rgrad && HAS(x, AD_F_TAN)) {
             columns(n, x->dot + xo, c->col, 0);
-            ad_gemm(0, 1, c->co, c->ck, c->ohw, 1, yb, c->ohw, c->col, c->ohw, 1, w->rgrad, c->ck);
+            ad_gemm(c->g, 0, 1, c->co, c->ck, c->ohw, 1, yb, c->ohw, c->col, c->ohw, 1, w->rgrad, c->ck);
         }
     }
     if (HAS(x, AD_F_GRAD) && grad) {
-        ad_gemm(1, 0, c->ck, c->ohw, c->co, 1, w->val, c->ck, yb, c->ohw, 0, c->col, c->ohw);
+        ad_gemm(c->g, 1, 0, c->ck, c->ohw, c->co, 1, w->val, c->ck, yb, c->ohw, 0, c->col, c->ohw);
         columns(n, x->grad + xo, c->col, 1);
     }
     if (HAS(x, AD_F_GRAD) && rgrad) {
-        ad_gemm(1, 0, c->ck, c->ohw, c->co, 1, w->val, c->ck, ryb, c->ohw, 0, c->col, c->ohw);
+        ad_gemm(c->g, 1, 0, c->ck, c->ohw, c->co, 1, w->val, c->ck, ryb, c->ohw, 0, c->col, c->ohw);
         if (HAS(w, AD_F_TAN))
-            ad_gemm(1, 0, c->ck, c->ohw, c->co, 1, w->dot, c->ck, yb, c->ohw, 1, c->col, c->ohw);
+            ad_gemm(c->g, 1, 0, c->ck, c->ohw, c->co, 1, w->dot, c->ck, yb, c->ohw, 1, c->col, c->ohw);
         columns(n, x->rgrad + xo, c->col, 1);
     }
     if (b && HAS(b, AD_F_GRAD)) {

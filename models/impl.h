@@ -25,6 +25,10 @@ typedef struct net_exec {
     size_t chunk;
     ad_graph *(*build)(const model *m, err *e);
     int (*init)(const model *m, double *theta, uint64_t seed, err *e);
+    int wide;               /* 1: a batch that fits one chunk runs as one chunk on the
+                               caller, its matrix products split over the pool (dense
+                               nets); 0: cut into a chunk per thread (convolutional
+                               models, whose per-sample ops would then run on one core) */
     int nthreads;           /* workers allocated */
     net_worker *w;          /* (nthreads) */
 } net_exec;

@@ -7,7 +7,10 @@
  * (at least one per thread, at most `chunk` rows each); thread t runs a fixed,
  * contiguous range of chunks and accumulates into its own buffers, which are summed
  * in thread order: the partition, and so every bit of the result, depends only on
- * (batch size, chunk size, thread count). This executor serves every graph-backed
+ * (batch size, chunk size, thread count). On several threads a dense net runs a batch
+ * that fits one chunk (a training step's) as that one chunk instead, on the caller,
+ * with each large matrix product split over the threads (ad_bind.split): no duplicate
+ * packing of the weights, no gradient sum. This executor serves every graph-backed
  * model (impl.h's net_exec): the convolutional models (models/cnn.c) supply their
  * own graph builder and initialization and share everything else. */
 #include <math.h>
@@ -133,6 +136,7 @@ typedef struct job {
     double *g, *hv, *feat;      /* thread 0's accumulators / the feature rows */
     size_t nchunks;
     const net_lin *lin;         /* HVP mode: primal stores to fill or replay, or NULL */
+    int split;                  /* one chunk on the caller, its products split (ad_bind) */
 } job;
 
 static void job_thread(void *arg, int tid, int T)
@@ -142,7 +146,8 @@ static void job_thread(void *arg, int tid, int T)
     worker *w = &x->w[tid];
     size_t n = j->b.n, d = (size_t)j->m->in_dim, tdim = (size_t)j->m->out_dim;
     size_t lo = j->nchunks * (size_t)tid / (size_t)T, hi = j->nchunks * (size_t)(tid + 1) / (size_t)T;
-    ad_bind bd = {.theta = j->theta, .v = j->v, .g = j->g, .hv = j->hv, .scale = 1.0 / (double)n};
+    ad_bind bd = {.theta = j->theta, .v = j->v, .g = j->g, .hv = j->hv, .scale = 1.0 / (double)n,
+                  .split = j->split};
     w->sums = (ad_sums){0};
     w->rc = 0;
     if (tid) {  /* other threads accumulate privately */
@@ -196,13 +201,19 @@ static int net_run(model *m, enum ad_mode mode, const double *theta, const doubl
     if (rc)
         return rc;
     int T = pool_threads();
+    int wide = x->wide && !lin && T > 1 && b.n <= x->chunk;
     job j = {.m = m, .mode = mode, .theta = theta, .v = v, .b = b, .g = g, .hv = hv,
-             .feat = feat, .nchunks = net_nchunks(x, b.n, T), .lin = lin};
+             .feat = feat, .nchunks = wide ? 1 : net_nchunks(x, b.n, T), .lin = lin,
+             .split = wide};
     if (g)
         memset(g, 0, m->n * sizeof(double));
     if (hv)
         memset(hv, 0, m->n * sizeof(double));
-    pool_run(job_thread, &j);
+    if (wide) {
+        job_thread(&j, 0, 1);
+        T = 1;   /* only thread 0's sums and accumulators hold anything */
+    } else
+        pool_run(job_thread, &j);
     if (T > 1 && (g || hv))
         pool_run(reduce_thread, &j);
     ad_sums s = {0};
@@ -568,6 +579,7 @@ int net_new(const model_opts *o, model **out, err *e)
         return ERR_SYS;
     nt->o = *o;
     nt->x.chunk = o->chunk ? o->chunk : 256;
+    nt->x.wide = 1;
     nt->x.build = net_graph;
     nt->x.init = mlp_init;
     nt->nlayers = nh + 1;

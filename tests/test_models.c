@@ -261,6 +261,72 @@ int main(void)
         model_free(m4);
     }
 
+    /* a batch of one chunk on two threads: one chunk on the caller, its matrix products
+     * split over the pool by columns and, where narrow, by rows (widths 96-64-20-40-5
+     * reach all four slicings: B transposed or not, A transposed or not). The values
+     * must be one thread's up to the products' rounding. */
+    {
+        enum { R = 200, IN = 96, OUT = 5 };
+        model_opts o;
+        model_opts_default(&o);
+        o.in_dim = IN;
+        o.out_dim = OUT;
+        o.nhidden = 3;
+        o.hidden[0] = 64;
+        o.hidden[1] = 20;
+        o.hidden[2] = 40;
+        o.act = AD_ACT_TANH;
+        model *m = NULL;
+        model_new(&o, &m, &e);
+        size_t n = m->n;
+        double *x = malloc(R * IN * sizeof *x), *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v);
+        double *g[2], *hv[2], *g2 = malloc(n * sizeof *g2);
+        int y[R];
+        unsigned s2 = 77;
+        for (int i = 0; i < R * IN; i++)
+            x[i] = frand(&s2) - 0.3;
+        for (int i = 0; i < R; i++)
+            y[i] = i % OUT;
+        model_init(m, th, 5, NULL);
+        for (size_t i = 0; i < n; i++)
+            v[i] = frand(&s2) - 0.5;
+        batch bb = {x, y, NULL, R};
+        model_stats st[2], sj[2];
+        long splits = 0;
+        for (int T = 1; T <= 2; T++) {
+            pool_set_threads(T, NULL);
+            g[T - 1] = malloc(n * sizeof *g[0]);
+            hv[T - 1] = malloc(n * sizeof *hv[0]);
+            long s0 = ad_splits();
+            model_grad(m, th, bb, g[T - 1], &st[T - 1], NULL);
+            model_hvp(m, th, v, bb, NULL, hv[T - 1], NULL, NULL);
+            model_jvp(m, th, v, bb, &sj[T - 1], NULL);
+            splits = ad_splits() - s0;
+        }
+        model_grad(m, th, bb, g2, NULL, NULL);
+        double gs = 0, hs = 0;
+        for (size_t i = 0; i < n; i++) {
+            gs = fmax(gs, fabs(g[0][i]));
+            hs = fmax(hs, fabs(hv[0][i]));
+        }
+        CHECK(splits >= 3 * 8, "one chunk on two threads: the products were split",
+              "%ld split products in a gradient, an HVP and a JVP", splits);
+        check_close("split products: loss", st[1].loss, st[0].loss, 1e-14, 0);
+        CHECK(maxdiff(g[0], g[1], n) <= 1e-13 * gs, "split products: gradient equals one thread's",
+              "max diff %.3g (max |g| %.3g)", maxdiff(g[0], g[1], n), gs);
+        CHECK(maxdiff(hv[0], hv[1], n) <= 1e-13 * hs, "split products: H v equals one thread's",
+              "max diff %.3g (max |Hv| %.3g)", maxdiff(hv[0], hv[1], n), hs);
+        check_close("split products: jvp", sj[1].jvp, sj[0].jvp, 1e-13, 1e-16);
+        CHECK(memcmp(g[1], g2, n * sizeof *g2) == 0, "split products: bit-identical reruns", "differs");
+        pool_set_threads(1, NULL);
+        for (int T = 0; T < 2; T++) {
+            free(g[T]);
+            free(hv[T]);
+        }
+        free(x); free(th); free(v); free(g2);
+        model_free(m);
+    }
+
     /* layout, initialization, features */
     {
         model_opts o;
