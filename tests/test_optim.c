@@ -557,6 +557,55 @@ static void decay_by_role(void)
     model_free(m);
 }
 
+/* SGD with momentum past its first step (optim/rules.c's heavy_ball: blocks of four
+ * between scalar ends) against the formula element by element, bit for bit: four steps
+ * with dampening 0.25 and decay on the weights only, on the mlp 6-5-3 whose segments
+ * [0,30) [30,35) [35,50) [50,53) start on and off multiples of four. */
+static void heavy_ball_by_hand(void)
+{
+    model *m = make_mlp(DIN, 5, NOUT);
+    batch b = {xs, ys, NULL, NS};
+    size_t n = m->n;
+    double *th = malloc(n * sizeof *th), *want = malloc(n * sizeof *want);
+    double *g = malloc(n * sizeof *g), *buf = malloc(n * sizeof *buf);
+    err e = {0};
+    opt_hparams h = hp_default();
+    h.lr = 0.1;
+    h.momentum = 0.9;
+    h.dampening = 0.25;
+    h.weight_decay = 0.05;
+    h.wd_exclude = 1 << ROLE_BIAS;
+    opt *o = NULL;
+    opt_new("sgd", &h, n, &o, &e);
+    model_init(m, th, 4, &e);
+    memcpy(want, th, n * sizeof *th);
+    int same = 1;
+    double norm_err = 0;
+    for (int t = 1; t <= 4 && o; t++) {
+        model_grad(m, want, b, g, NULL, &e);
+        double d2 = 0;
+        for (size_t i = 0; i < n; i++) {
+            int bias = m->blocks[model_block_of(m, i)].role == ROLE_BIAS;
+            double gi = bias ? g[i] : g[i] + 0.05 * want[i];
+            buf[i] = t == 1 ? gi : 0.9 * buf[i] + 0.75 * gi;
+            double d = 0.1 * buf[i];
+            want[i] -= d;
+            d2 += d * d;
+        }
+        opt_step(o, m, th, b, NULL, &e);
+        same = same && memcmp(th, want, n * sizeof *th) == 0;
+        norm_err = fmax(norm_err, fabs(opt_last(o)->update_norm - sqrt(d2)) / sqrt(d2));
+    }
+    CHECK(o && same, "sgd momentum and dampening, 4 steps by hand, bit for bit", "theta differs");
+    CHECK(norm_err < 1e-14, "sgd momentum: update norm by hand", "relative error %.3g", norm_err);
+    opt_free(o);
+    free(th);
+    free(want);
+    free(g);
+    free(buf);
+    model_free(m);
+}
+
 /* The update of a large theta is split over the pool's threads (optim/opt.c): on a
  * logistic regression with 66,003 parameters (above the split's threshold) and a
  * one-sample batch (one chunk: its gradient is the same on 1 and 2 threads, checked
@@ -860,6 +909,7 @@ int main(void)
     unbiased();
     checkpoints();
     decay_by_role();
+    heavy_ball_by_hand();
     parallel_update();
     no_backward();
     metrics();
