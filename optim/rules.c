@@ -99,22 +99,27 @@ int opt_ademamix_init(const opt_hparams *hp, err *e)
     return rc;
 }
 
-/* SGD's common step, momentum after the first: b = mu b + keep g; theta -= lr b; in
- * blocks of four between scalar ends (the bench's training step spent 7 % of its time
- * in the scalar loop). */
+/* SGD's common step, momentum after the first: b = mu b + keep g; theta -= lr b; one
+ * element, and (heavy_ball) a segment in blocks of four between such elements (the
+ * bench's training step spent 7 % of its time in the element-wise loop). */
+static inline void heavy_ball_one(double *theta, const double *g, double *buf, size_t i,
+                                  double mu, double keep, double lr, sq4 *u2)
+{
+    buf[i] = mu * buf[i] + keep * g[i];
+    double d = lr * buf[i];
+    theta[i] -= d;
+    sq4_add(u2, i, d);
+}
+
 AD_VECTOR static void heavy_ball(double *theta, const double *g, double *buf, size_t lo,
                                  size_t hi, double mu, double keep, double lr, sq4 *u2)
 {
     size_t a = (lo + 3) & ~(size_t)3, b = hi & ~(size_t)3;   /* the blocks: [a, b) */
     if (a >= b)
         a = b = hi;
+    for (size_t i = lo; i < a; i++)
+        heavy_ball_one(theta, g, buf, i, mu, keep, lr, u2);
     v4 s, bv, d, t, gv;
-    for (size_t i = lo; i < a; i++) {
-        buf[i] = mu * buf[i] + keep * g[i];
-        double di = lr * buf[i];
-        theta[i] -= di;
-        sq4_add(u2, i, di);
-    }
     V4_LOAD(s, u2->s);
     for (size_t i = a; i < b; i += 4) {
         V4_LOAD(bv, buf + i);
@@ -128,12 +133,8 @@ AD_VECTOR static void heavy_ball(double *theta, const double *g, double *buf, si
         V4_STORE(theta + i, t);
     }
     V4_STORE(u2->s, s);
-    for (size_t i = b; i < hi; i++) {
-        buf[i] = mu * buf[i] + keep * g[i];
-        double di = lr * buf[i];
-        theta[i] -= di;
-        sq4_add(u2, i, di);
-    }
+    for (size_t i = b; i < hi; i++)
+        heavy_ball_one(theta, g, buf, i, mu, keep, lr, u2);
 }
 
 /* SGD (torch.optim.SGD): g += lam theta; b = g at t = 1, else mu b + (1 - tau) g;
