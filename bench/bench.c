@@ -197,6 +197,25 @@ static void filter_normalize(const model *m, const double *theta, double *d)
     }
 }
 
+/* Seconds for the 441 points (xs, ys) of theta + x d1 + y d2 over batch b, through the
+ * model's plane hook when it has one, else model_loss per point (w: n doubles of
+ * scratch). */
+static double landscape_s(model *m, const double *theta, const double *d1, const double *d2,
+                          const double *xs, const double *ys, batch b, model_stats *st,
+                          double *w)
+{
+    double t0 = now();
+    if (m->vt->plane)
+        check(m->vt->plane(m, theta, d1, d2, xs, ys, 441, b, st, &E), "landscape");
+    else
+        for (int k = 0; k < 441; k++) {
+            for (size_t i = 0; i < m->n; i++)
+                w[i] = theta[i] + xs[k] * d1[i] + ys[k] * d2[i];
+            check(model_loss(m, w, b, &st[k], &E), "landscape");
+        }
+    return now() - t0;
+}
+
 int main(int argc, char **argv)
 {
     int threads = 1;
@@ -355,18 +374,16 @@ int main(int argc, char **argv)
     }
     printf("# landscape through %s\n", m->vt->plane ? "the model's plane hook"
                                                     : "model_loss per point");
-    t0 = now();
-    if (m->vt->plane)
-        check(m->vt->plane(m, theta, d1, d2, xs, ys, 441, all, pst, &E), "landscape");
-    else
-        for (int k = 0; k < 441; k++) {
-            for (size_t i = 0; i < n; i++)
-                w[i] = theta[i] + xs[k] * d1[i] + ys[k] * d2[i];
-            check(model_loss(m, w, all, &pst[k], &E), "landscape");
-        }
-    double t_land = now() - t0;
+    double t_land = landscape_s(m, theta, d1, d2, xs, ys, all, pst, w);
     printf("landscape_s %.2f s\n", t_land);
     printf("landscape_ms_per_point %.1f ms\n", t_land / 441 * 1e3);
+    if (threads > 1) {   /* the speedup over one thread, timed right after */
+        check(pool_set_threads(1, &E), "threads");
+        double t1 = landscape_s(m, theta, d1, d2, xs, ys, all, pst, w);
+        check(pool_set_threads(threads, &E), "threads");
+        printf("landscape_1t_adjacent_ms_per_point %.1f ms\n", t1 / 441 * 1e3);
+        printf("landscape_speedup %.3f x\n", t1 / t_land);
+    }
     print_workspace("loss");
 
     /* 5b. floors: the GEMMs alone at the best measured DGEMM rate. */

@@ -172,12 +172,20 @@ table() {
 }
 
 for t in $threads; do table "$t"; done
-# Issue 7: the landscape on two threads at least 1.8 times as fast as on one.
-if [ -f "$tmp/basin_t1.txt" ] && [ -f "$tmp/basin_t2.txt" ]; then
-    awk '$1 == "landscape_ms_per_point" { v[++k] = $2 }
-         END { s = v[1] / v[2]
-               printf "\n  landscape: basin on 2 threads %.2fx as fast as on 1 (target >= 1.8)  %s\n", s,
-                      (s >= 1.8 ? "target met" : "MISSED") }' "$tmp/basin_t1.txt" "$tmp/basin_t2.txt"
+# Issue 7: the landscape on two threads at least 1.8 times as fast as on one. The
+# 2-thread bench times one thread right after its two (a VM's speed drifts between
+# runs minutes apart); the ratio of the two runs' figures is shown beside it.
+if [ -f "$tmp/basin_t2.txt" ]; then
+    f1="$tmp/basin_t1.txt"
+    [ -f "$f1" ] || f1=/dev/null
+    awk '$1 == "landscape_ms_per_point" { v[FILENAME == ARGV[1] ? 1 : 2] = $2 }
+         $1 == "landscape_speedup" { s = $2 }
+         END { if (s == "") exit
+               printf "\n  landscape: basin on 2 threads %.2fx as fast as on 1, timed back to back (target >= 1.8)  %s\n", s,
+                      (s >= 1.8 ? "target met" : "MISSED")
+               if (v[1] != "" && v[2] != "")
+                   printf "             (%.2fx between the 1- and 2-thread runs above)\n", v[1] / v[2] }' \
+        "$f1" "$tmp/basin_t2.txt"
 fi
 echo
 sed -n 's/^# //p' "$tmp/basin_t$(echo $threads | cut -d' ' -f1).txt" | sed 's/^/  /'
