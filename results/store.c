@@ -147,6 +147,7 @@ typedef struct row {
 } row;
 
 #define NBUF 4096
+#define BUSY_MS 60000   /* how long a connection waits for another's lock */
 
 struct store {
     sqlite3 *db;
@@ -167,10 +168,11 @@ static double now(void)
 static int db_err(store *s, int rc, const char *what, err *e)
 {
     /* ERR_SYS for what the system did (memory, I/O, a full disk, a file that cannot be
-     * opened or written: README's exit status 3), ERR_DATA for what the file holds. */
+     * opened or written, a lock another process held past the busy timeout: README's
+     * exit status 3), ERR_DATA for what the file holds. */
     int prim = rc & 0xff;
     int sys = prim == SQLITE_NOMEM || prim == SQLITE_IOERR || prim == SQLITE_FULL
-              || prim == SQLITE_CANTOPEN || prim == SQLITE_READONLY;
+              || prim == SQLITE_CANTOPEN || prim == SQLITE_READONLY || prim == SQLITE_BUSY;
     return err_set(e, sys ? ERR_SYS : ERR_DATA, "%s: %s: %s%s (sqlite rc %d)", s->path, what,
                    sqlite3_errmsg(s->db), prim == SQLITE_CANTOPEN ? " (readers and writers "
                    "alike need its directory writable, for the -wal and -shm files)" : "", rc);
@@ -280,13 +282,21 @@ int store_open(const char *path, store **out, err *e)
                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 60000);
+    sqlite3_busy_timeout(s->db, BUSY_MS);
     /* journal_mode returns the mode now in force; anything but wal is an error
-     * (e.g. a file on a filesystem without shared memory). */
+     * (e.g. a file on a filesystem without shared memory). Switching a database that is
+     * not yet in WAL mode (a new or empty file) reads its header, then writes it: when
+     * another connection took the write lock in between (two runners creating one
+     * database), SQLite answers SQLITE_BUSY at once, without the busy handler, to avoid
+     * a deadlock. The read lock is gone by then, so the step is retried, for as long as
+     * the busy timeout. */
     sqlite3_stmt *st;
     if ((rc = prep(s, "PRAGMA journal_mode = WAL", &st, e)))
         goto fail;
-    rc = sqlite3_step(st);
+    for (int waited = 0; (rc = sqlite3_step(st)) == SQLITE_BUSY && waited < BUSY_MS; waited += 10) {
+        sqlite3_reset(st);
+        sqlite3_sleep(10);
+    }
     int wal = rc == SQLITE_ROW && strcmp(store_text(st, 0), "wal") == 0;
     sqlite3_finalize(st);
     if (!wal) {

@@ -5,7 +5,8 @@
 #      each kill; then a rerun: integrity_check ok, every run COMPLETED exactly once,
 #      metric rows bit-identical (but wall time) to an uninterrupted run's
 #   2. two `basin run` on one file and one database at the same time: each run trained
-#      by exactly one of them, the rows identical to the uninterrupted run's
+#      by exactly one of them, the rows identical to the uninterrupted run's; and a new
+#      database whose write lock another connection holds is waited for
 #   3. a read-only database directory: exit 3 naming the database and the directory,
 #      the database intact
 #   4. a full disk: exit 3 saying so, the database consistent; with space again
@@ -132,6 +133,17 @@ check "two runners: every run COMPLETED exactly once" "" done_once two.db
 rows two.db >two.rows
 check "two runners: metric rows identical to one runner's" "$(diff clean.rows two.rows | head -3 | tr '\n' ' ')" \
     cmp -s clean.rows two.rows
+# The race behind a CI failure, made certain: a new database whose write lock another
+# connection holds while basin switches it to WAL (SQLite answers that BUSY at once,
+# without the busy handler); basin must wait for the lock, not exit.
+sed 's/^steps = 3000/steps = 100/' f.ini >lk.ini
+(echo 'BEGIN IMMEDIATE;'; sleep 1; echo 'ROLLBACK;') | sqlite3 lk.db &
+sleep 0.3
+"$B" run lk.ini --db lk.db >lk.log 2>&1
+rc=$?
+wait
+check "two runners: a new database's write lock held elsewhere is waited for" \
+    "exit $rc: $(tail -n 1 lk.log)" test $rc -eq 0 -a "$(q lk.db "SELECT count(*) FROM runs WHERE status = 'COMPLETED'")" = 6
 
 # ---- 3 and 4: read-only and full disks ------------------------------------------------------------
 # disk DIR SIZE: DIR a fresh tmpfs of SIZE (root), else a plain directory
