@@ -377,12 +377,23 @@ int main(int argc, char **argv)
     double t_land = landscape_s(m, theta, d1, d2, xs, ys, all, pst, w);
     printf("landscape_s %.2f s\n", t_land);
     printf("landscape_ms_per_point %.1f ms\n", t_land / 441 * 1e3);
-    if (threads > 1) {   /* the speedup over one thread, timed right after */
-        check(pool_set_threads(1, &E), "threads");
-        double t1 = landscape_s(m, theta, d1, d2, xs, ys, all, pst, w);
-        check(pool_set_threads(threads, &E), "threads");
-        printf("landscape_1t_adjacent_ms_per_point %.1f ms\n", t1 / 441 * 1e3);
-        printf("landscape_speedup %.3f x\n", t1 / t_land);
+    if (threads > 1) {
+        /* The speedup over one thread from two pairs, each timing 1 thread right after
+         * the T (the first pair's T-thread time is t_land): each side's best time, as a
+         * VM's other load only ever adds time. */
+        double best[2] = {t_land, INFINITY};
+        for (int r = 0; r < 2; r++) {
+            double tt = r ? landscape_s(m, theta, d1, d2, xs, ys, all, pst, w) : t_land;
+            check(pool_set_threads(1, &E), "threads");
+            double t1 = landscape_s(m, theta, d1, d2, xs, ys, all, pst, w);
+            check(pool_set_threads(threads, &E), "threads");
+            printf("landscape_pair%d %.1f ms at %d threads, %.1f ms at 1 (per point): %.3f x\n",
+                   r + 1, tt / 441 * 1e3, threads, t1 / 441 * 1e3, t1 / tt);
+            best[0] = fmin(best[0], tt);
+            best[1] = fmin(best[1], t1);
+        }
+        printf("landscape_1t_adjacent_ms_per_point %.1f ms\n", best[1] / 441 * 1e3);
+        printf("landscape_speedup %.3f x\n", best[1] / best[0]);
     }
     print_workspace("loss");
 
