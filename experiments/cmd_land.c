@@ -127,7 +127,7 @@ static int pca_directions(session *s, double *d1, double *d2, pca_traj *t, err *
     size_t n = s->m->n;
     store *st = NULL;
     double *D = NULL, *pc2 = d2 ? d2 : err_malloc(e, n * sizeof *pc2);
-    int rc = pc2 ? store_open(c->db ? c->db : "results/basin.db", &st, e) : ERR_SYS;
+    int rc = pc2 ? store_open_read(c->db ? c->db : "results/basin.db", &st, e) : ERR_SYS;
     rc = rc ? rc : store_ckpt_steps(st, s->run, STORE_SNAPSHOT, s->run_step, &t->step, &t->m, e);
     if (!rc && t->m < 3)
         rc = err_set(e, ERR_DATA, "landscape --axes pca: run %.12s has %zu snapshot%s up to step "

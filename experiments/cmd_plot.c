@@ -144,7 +144,7 @@ int cmd_plot(int argc, char **argv, err *e)
         if (!o.ncsv || o.nruns || o.experiment)
             return err_set(e, ERR_DATA, "%s: no such database (basin run writes one; --db PATH)",
                            db);
-    } else if ((rc = store_open(db, &s, e))) {
+    } else if ((rc = store_open_read(db, &s, e))) {
         return rc;
     }
     rc = plot_render(s, &o, e);

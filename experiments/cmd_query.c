@@ -44,7 +44,7 @@ static int open_db(const char *path, store **s, err *e)
     if (access(path, R_OK) != 0)
         return err_set(e, ERR_DATA, "%s: no such database (basin run writes one; --db PATH)",
                        path);
-    return store_open(path, s, e);
+    return store_open_read(path, s, e);
 }
 
 static int prep(store *s, const char *sql, sqlite3_stmt **st, err *e)

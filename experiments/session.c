@@ -137,7 +137,7 @@ int session_snapshot(const char *db, const char *spec, const char *flag, char id
     if (access(db, R_OK) != 0)
         return err_set(e, ERR_USAGE, "%s %s: %s: no such database (--db PATH)", flag, spec, db);
     store *st;
-    int rc = store_open(db, &st, e), found = 0;
+    int rc = store_open_read(db, &st, e), found = 0;
     char *steps = NULL;
     store_ckpt_data ck = {0};
     rc = rc ? rc : store_run_resolve(st, prefix, id, e);

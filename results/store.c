@@ -264,7 +264,8 @@ static int migrate(store *s, err *e)
     return end(s, rc, e);
 }
 
-int store_open(const char *path, store **out, err *e)
+/* A store struct for `path` with its connection opened with `flags`. */
+static int open_conn(const char *path, int flags, store **out, err *e)
 {
     *out = NULL;
     store *s = err_calloc(e, 1, sizeof *s);
@@ -276,13 +277,84 @@ int store_open(const char *path, store **out, err *e)
         return ERR_SYS;
     }
     *out = s;
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc != SQLITE_OK) {
-        rc = err_set(e, ERR_SYS, "%s: cannot open: %s", path,
-                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        goto fail;
-    }
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK)
+        return err_set(e, ERR_SYS, "%s: cannot open: %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(s->db, BUSY_MS);
+    return 0;
+}
+
+/* `path` as an SQLite URI of a file nothing can change: file:PATH?immutable=1, the
+ * path percent-encoded where URIs need it. ERR_SYS when it does not fit. */
+static int immutable_uri(const char *path, char *uri, size_t cap, err *e)
+{
+    size_t k = (size_t)snprintf(uri, cap, "file:");
+    for (const unsigned char *c = (const unsigned char *)path; *c && k + 4 < cap; c++)
+        k += (size_t)(*c == '%' || *c == '?' || *c == '#' || *c < 0x20 || *c >= 0x7f
+                          ? snprintf(uri + k, cap - k, "%%%02X", *c)
+                          : snprintf(uri + k, cap - k, "%c", *c));
+    if (k + sizeof "?immutable=1" > cap)
+        return err_set(e, ERR_SYS, "%s: path too long to open read-only", path);
+    memcpy(uri + k, "?immutable=1", sizeof "?immutable=1");
+    return 0;
+}
+
+/* Whether neither the file at `path` nor its directory can be written: a read-only
+ * medium or permissions, where no writer can exist and a WAL database's -shm file
+ * cannot be created. */
+static int unwritable(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = 0;
+    return access(path, W_OK) != 0 && access(dir, W_OK) != 0;
+}
+
+int store_open_read(const char *path, store **out, err *e)
+{
+    int v = 0, rc = open_conn(path, SQLITE_OPEN_READONLY, out, e);
+    store *s = *out;
+    rc = rc ? rc : user_version(s, &v, e);
+    if (rc == ERR_SYS && unwritable(path)) {
+        /* SQLite cannot read a WAL database whose -shm it cannot create, unless told
+         * that nothing changes it: true here, since nothing can write it. */
+        char uri[3200];
+        store_close(s);
+        *out = s = NULL;
+        rc = immutable_uri(path, uri, sizeof uri, e);
+        rc = rc ? rc : open_conn(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, out, e);
+        s = *out;
+        if (s)
+            snprintf(s->path, sizeof s->path, "%s", path);
+        rc = rc ? rc : user_version(s, &v, e);
+    }
+    if (!rc && v > STORE_SCHEMA_VERSION)
+        rc = err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
+                     "use a newer basin", path, v, STORE_SCHEMA_VERSION);
+    else if (!rc && v <= 0)
+        rc = err_set(e, ERR_DATA, "%s: not a basin database (schema version %d)", path, v);
+    else if (!rc && v < STORE_SCHEMA_VERSION)
+        rc = err_set(e, ERR_DATA, "%s: schema version %d is older than this basin's (%d) and "
+                     "this command only reads; a command that writes migrates it in place "
+                     "(basin merge %s)", path, v, STORE_SCHEMA_VERSION, path);
+    if (rc) {
+        store_close(s);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int store_open(const char *path, store **out, err *e)
+{
+    int rc = open_conn(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, out, e);
+    store *s = *out;
+    if (rc)
+        goto fail;
     /* journal_mode returns the mode now in force; anything but wal is an error
      * (e.g. a file on a filesystem without shared memory). Switching a database that is
      * not yet in WAL mode (a new or empty file) reads its header, then writes it: when

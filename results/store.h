@@ -46,6 +46,15 @@ extern const char *const store_metric_keys[][2];
 int store_open(const char *path, store **out, err *e);
 void store_close(store *s);
 
+/* Open an existing database only to read it (runs, show, compare, export, plot, a
+ * run's snapshot for --init): a read-only connection that writes nothing -- no
+ * migration, no lock -- so it works on a read-only file and never waits for a writer.
+ * ERR_DATA when the file is not a basin database or its schema is not
+ * STORE_SCHEMA_VERSION (an older one is migrated by any command that writes); ERR_SYS
+ * when it cannot be opened. The store-writing functions fail on it. Caller:
+ * store_close. */
+int store_open_read(const char *path, store **out, err *e);
+
 /* The connection, for read-only queries (query and merge commands). */
 sqlite3 *store_db(store *s);
 

@@ -168,10 +168,12 @@ sed 's/^seed = {1..3}/seed = {1..4}/' s.ini >s4.ini
 rc=$?
 check "read-only: basin run exits 3 naming the database" "exit $rc: $(head -c 200 ro.log)" \
     sys_error $rc "ro/x.db: prepare: unable to open database file (readers and writers alike need its directory writable" ro.log
-"$B" runs --db ro/x.db >ro2.log 2>&1
-rc=$?
-check "read-only: basin runs exits 3 naming the database" "exit $rc: $(head -c 200 ro2.log)" \
-    sys_error $rc "ro/x.db: prepare: unable to open database file" ro2.log
+# readers open read-only and migrate nothing (issue 18, finding 10): they read it
+for c_ in runs "export --experiment faults" "show $(qro ro/x.db 'SELECT substr(id, 1, 8) FROM runs LIMIT 1')"; do
+    "$B" $c_ --db ro/x.db >ro2.log 2>&1
+    rc=$?
+    check "read-only: basin $c_ reads it" "exit $rc: $(head -c 200 ro2.log)" test $rc -eq 0 -a -s ro2.log
+done
 check "read-only: the database intact" "$(qro ro/x.db 'PRAGMA integrity_check')" \
     test "$(qro ro/x.db 'PRAGMA integrity_check')" = ok -a "$(qro ro/x.db "SELECT status, count(*) FROM runs GROUP BY 1")" = "$before"
 

@@ -326,6 +326,26 @@ expect "export: json of one run" 0 '"key": "lr"' "$B" export --db w.db --run "$w
 expect "export: unknown table" 2 "unknown table" "$B" export --db w.db --run "$wid" --table nope
 expect "runs: missing database" 1 "no such database" "$B" runs --db nope.db
 
+# Readers open read-only and migrate nothing (issue 18, finding 10): a read-only database
+# file is read, and a writer holding the write lock does not make them wait.
+cp w.db ro.db && chmod 444 ro.db
+expect "read-only database: basin runs reads it" 0 "20 runs" "$B" runs --db ro.db
+expect "read-only database: basin export reads it" 0 "run,key,step" "$B" export --db ro.db --run "$wid"
+expect "read-only database: basin show reads it" 0 "COMPLETED" "$B" show --db ro.db "$wid"
+chmod 644 ro.db
+if [ $HAVE_SQLITE -eq 1 ]; then
+    (echo 'BEGIN IMMEDIATE;'; echo "UPDATE runs SET message = message;"; sleep 4; echo 'ROLLBACK;') | sqlite3 ro.db &
+    sleep 0.5
+    t0_=$(date +%s)
+    expect "write lock held elsewhere: basin runs answers" 0 "20 runs" "$B" runs --db ro.db
+    t1_=$(date +%s)
+    wait
+    check "write lock held elsewhere: basin runs does not wait for it" "$((t1_ - t0_)) s" test $((t1_ - t0_)) -le 2
+    sqlite3 ro.db "PRAGMA user_version = 2"
+    expect "an older schema: readers refuse it, naming the migration" 1 \
+        "schema version 2 is older than this basin's|a command that writes migrates it" "$B" runs --db ro.db
+fi
+
 # ---- 10. probes during training ([probes]) ---------------------------------------------
 perr "probe key in the wrong section" 2 "bad.ini:4: hessian-every belongs in [probes], not [train]" \
     "[experiment]
