@@ -1,10 +1,14 @@
 /* store.c -- the SQLite results store (store.h; schema in results/README.md). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,6 +136,9 @@ static const char *const migrations[] = {
     "ALTER TABLE landscape_grids ADD COLUMN pca_explained1 REAL;\n"
     "ALTER TABLE landscape_grids ADD COLUMN pca_explained2 REAL;\n"
     "ALTER TABLE trajectories ADD COLUMN grid INTEGER;\n",
+    /* 3 -> 4: the owner's token, drawn at each claim and checked inside every write
+     * of the owner, so that a process whose run was taken over writes nothing more */
+    "ALTER TABLE runs ADD COLUMN owner_token TEXT;\n",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -149,12 +156,33 @@ typedef struct row {
 #define NBUF 4096
 #define BUSY_MS 60000   /* how long a connection waits for another's lock */
 
+/* The heartbeat of a claimed run: a thread with its own connection that refreshes
+ * runs.heartbeat every STORE_HEARTBEAT_S while the owner's token is still the run's,
+ * however long a step, probe or evaluation of the owner takes. */
+typedef struct beat {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started, quit;
+    char run[65], token[33];   /* "" while no run is claimed */
+    atomic_int lost;           /* the thread found another token on its run */
+} beat;
+
 struct store {
     sqlite3 *db;
     char path[1024];
     sqlite3_stmt *ins_metric, *ins_traj, *heartbeat;
     row *buf;   /* (NBUF) */
     size_t nbuf;
+    /* the file this connection writes: device and inode of the database and, once
+     * seen, of its -wal file, checked at every write transaction */
+    int have_id, have_wal;
+    dev_t dev, wal_dev;
+    ino_t ino, wal_ino;
+    /* the run this process owns (claim[0] = 0: none) and its token */
+    char claim[65], token[33];
+    int lost;                  /* the claim was lost: nothing more is written for it */
+    beat hb;
 };
 
 static double now(void)
@@ -198,11 +226,95 @@ static int done(store *s, sqlite3_stmt *st, err *e)
     return rc == SQLITE_DONE ? 0 : db_err(s, rc, "write", e);
 }
 
+/* Whether the database (and its -wal file, once it had one) at s->path is still the
+ * file this connection writes: a file deleted, moved or replaced under a running
+ * process would take every later row with it. The first call records the identity. */
+static int same_file(store *s, err *e)
+{
+    struct stat a, w;
+    int gone = stat(s->path, &a) != 0;
+    if (gone || (s->have_id && (a.st_dev != s->dev || a.st_ino != s->ino)))
+        return err_set(e, ERR_SYS, "%s: the database file was %s while basin was writing it; "
+                       "nothing more is written (what it held is wherever the file went)",
+                       s->path, gone ? "deleted or moved" : "replaced");
+    char wal[1100];
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    int has_wal = stat(wal, &w) == 0;
+    if (s->have_wal && (!has_wal || w.st_dev != s->wal_dev || w.st_ino != s->wal_ino))
+        return err_set(e, ERR_SYS, "%s: its -wal file was %s while basin was writing the "
+                       "database, with the latest transactions in it; nothing more is written",
+                       s->path, has_wal ? "replaced" : "deleted");
+    if (!s->have_id)
+        s->have_id = 1, s->dev = a.st_dev, s->ino = a.st_ino;
+    if (has_wal && !s->have_wal)
+        s->have_wal = 1, s->wal_dev = w.st_dev, s->wal_ino = w.st_ino;
+    return 0;
+}
+
+/* The stale limit: STORE_STALE_S, or BASIN_STALE_S seconds when that is set to a
+ * positive number (tests of takeovers). */
+static double stale_s(void)
+{
+    const char *v = getenv("BASIN_STALE_S");
+    char *end;
+    double x = v ? strtod(v, &end) : 0;
+    return v && *v && !*end && x > 0 && isfinite(x) ? x : STORE_STALE_S;
+}
+
+static void beat_stop(store *s);
+
+/* Inside a write transaction of the owner of s->claim: the run still carries this
+ * process's token. When it does not (another process took the run over while this
+ * one was stopped past STORE_STALE_S), the claim is lost, for good: the buffered rows
+ * are dropped, the heartbeat stops, and this and every later write fails, naming the
+ * new owner, until the claim is released. */
+static int still_owner(store *s, err *e)
+{
+    if (!s->claim[0])
+        return 0;
+    if (s->lost)
+        return err_set(e, ERR_SYS, "%s: run %.12s was taken over by another process; this "
+                       "process writes nothing more for it", s->path, s->claim);
+    sqlite3_stmt *st;
+    int rc = prep(s, "SELECT COALESCE(owner_token, ''), COALESCE(owner_host, ''), "
+                     "COALESCE(owner_pid, 0), status FROM runs WHERE id = ?", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, s->claim, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && strcmp(store_text(st, 0), s->token) != 0) {
+        rc = err_set(e, ERR_SYS, "%s: run %.12s was taken over by pid %lld on %s (status %s) "
+                     "while this process was stopped past the %g s stale limit; this "
+                     "process writes nothing more for it", s->path, s->claim,
+                     (long long)sqlite3_column_int64(st, 2), store_text(st, 1),
+                     store_text(st, 3), stale_s());
+        s->lost = 1;
+    } else if (r != SQLITE_ROW) {
+        rc = r == SQLITE_DONE ? err_set(e, ERR_SYS, "%s: run %.12s is gone from the database",
+                                        s->path, s->claim)
+                              : db_err(s, r, "ownership check", e);
+        s->lost = r == SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (s->lost) {
+        s->nbuf = 0;
+        beat_stop(s);
+    }
+    return rc;
+}
+
 /* BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so
- * a transaction never fails half-way on a lock another writer holds. */
+ * a transaction never fails half-way on a lock another writer holds. Every write
+ * transaction then checks, under that lock, that the file is still this
+ * connection's and that the run it owns is still its own (rolled back otherwise). */
 static int begin(store *s, err *e)
 {
-    return exec(s, "BEGIN IMMEDIATE", e);
+    int rc = exec(s, "BEGIN IMMEDIATE", e);
+    rc = rc ? rc : same_file(s, e);
+    rc = rc ? rc : still_owner(s, e);
+    if (rc && sqlite3_get_autocommit(s->db) == 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 /* COMMIT when rc is 0, else ROLLBACK (keeping the first error). */
@@ -398,7 +510,16 @@ void store_close(store *s)
 {
     if (!s)
         return;
-    if (s->db && s->ins_metric)
+    if (s->hb.started) {
+        pthread_mutex_lock(&s->hb.mu);
+        s->hb.quit = 1;
+        pthread_cond_signal(&s->hb.cv);
+        pthread_mutex_unlock(&s->hb.mu);
+        pthread_join(s->hb.th, NULL);
+        pthread_cond_destroy(&s->hb.cv);
+        pthread_mutex_destroy(&s->hb.mu);
+    }
+    if (s->db && s->ins_metric && !s->lost)
         store_flush(s, NULL);
     sqlite3_finalize(s->ins_metric);
     sqlite3_finalize(s->ins_traj);
@@ -605,19 +726,157 @@ static int truncate_rows(store *s, const char *id, long step, err *e)
     return rc;
 }
 
+/* Whether process pid of this host has ended: no such process, or a zombie (killed,
+ * not yet reaped by its parent: kill(pid, 0) still succeeds on it). */
+static int pid_dead(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0)
+        return errno == ESRCH;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')');   /* "pid (comm) S ...": comm may hold ')' */
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 static int owner_gone(const char *host, long pid, double heartbeat)
 {
     char me[256] = "";
     gethostname(me, sizeof me - 1);
-    if (now() - heartbeat > STORE_STALE_S)
+    if (now() - heartbeat > stale_s())
         return 1;
-    return strcmp(host, me) == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    return strcmp(host, me) == 0 && pid > 0 && pid_dead(pid);
+}
+
+/* A fresh owner token: 128 random bits in hex. */
+static void new_token(char token[33])
+{
+    unsigned char b[16] = {0};
+    int fd = open("/dev/urandom", O_RDONLY);
+    ssize_t got = fd >= 0 ? read(fd, b, sizeof b) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)sizeof b) {   /* no urandom: the clock, the pid and a counter */
+        static unsigned long count;
+        unsigned long long x = (unsigned long long)(now() * 1e9) ^ ((unsigned long long)getpid() << 40)
+                               ^ ++count;
+        for (int i = 0; i < 16; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+            b[i] ^= (unsigned char)(x >> 56);
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(token + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The heartbeat thread (struct beat): every STORE_HEARTBEAT_S, heartbeat = now on the
+ * claimed run where the token is still ours; another token there sets hb.lost. Its
+ * own connection; signals are left to the process's other threads. */
+static void *beat_main(void *arg)
+{
+    store *s = arg;
+    beat *b = &s->hb;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, BUSY_MS);
+        sqlite3_prepare_v2(db, "UPDATE runs SET heartbeat = ? WHERE id = ? AND owner_token = ?",
+                           -1, &st, NULL);
+    }
+    double every = fmin(STORE_HEARTBEAT_S, stale_s() / 5);
+    pthread_mutex_lock(&b->mu);
+    while (!b->quit) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        double ns = (double)t.tv_nsec + 1e9 * every;
+        t.tv_sec += (time_t)(ns / 1e9);
+        t.tv_nsec = (long)fmod(ns, 1e9);
+        pthread_cond_timedwait(&b->cv, &b->mu, &t);
+        if (b->quit || !b->run[0] || !st)
+            continue;
+        char run[65], token[33];
+        memcpy(run, b->run, sizeof run);
+        memcpy(token, b->token, sizeof token);
+        pthread_mutex_unlock(&b->mu);
+        sqlite3_bind_double(st, 1, now());
+        sqlite3_bind_text(st, 2, run, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 0)
+            atomic_store(&b->lost, 1);
+        sqlite3_reset(st);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* Start beating for s->claim (the thread itself on the first claim). */
+static int claim_beat(store *s, err *e)
+{
+    beat *b = &s->hb;
+    if (!b->started) {
+        pthread_mutex_init(&b->mu, NULL);
+        pthread_cond_init(&b->cv, NULL);
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&b->th, NULL, beat_main, s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) {
+            pthread_cond_destroy(&b->cv);
+            pthread_mutex_destroy(&b->mu);
+            return err_set(e, ERR_SYS, "%s: cannot start the heartbeat thread: %s", s->path,
+                           strerror(rc));
+        }
+        b->started = 1;
+    }
+    pthread_mutex_lock(&b->mu);
+    memcpy(b->run, s->claim, sizeof b->run);
+    memcpy(b->token, s->token, sizeof b->token);
+    atomic_store(&b->lost, 0);
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}
+
+/* Stop heartbeating (the thread stays, idle). */
+static void beat_stop(store *s)
+{
+    if (!s->hb.started)
+        return;
+    pthread_mutex_lock(&s->hb.mu);
+    s->hb.run[0] = 0;
+    pthread_mutex_unlock(&s->hb.mu);
+}
+
+/* This process no longer owns s->claim. */
+static void claim_release(store *s)
+{
+    s->claim[0] = 0;
+    s->lost = 0;
+    beat_stop(s);
+}
+
+int store_run_release(store *s)
+{
+    int lost = store_claim_lost(s);
+    claim_release(s);
+    return lost;
+}
+
+int store_claim_lost(store *s)
+{
+    return s->lost || (s->claim[0] && atomic_load(&s->hb.lost));
 }
 
 int store_run_claim(store *s, const char *id, const store_prov *p, int force, int *result,
                     err *e)
 {
     sqlite3_stmt *q = NULL, *u = NULL;
+    claim_release(s);   /* one claim at a time */
     int rc = begin(s, e);
     if (rc)
         return rc;
@@ -632,6 +891,8 @@ int store_run_claim(store *s, const char *id, const store_prov *p, int force, in
                                   : db_err(s, r, "claim", e);
     }
     *result = STORE_CLAIMED;
+    char token[33];
+    new_token(token);
     if (!rc) {
         const char *st = store_text(q, 0);
         int final = !strcmp(st, STORE_COMPLETED) || !strcmp(st, STORE_DIVERGED);
@@ -650,7 +911,8 @@ int store_run_claim(store *s, const char *id, const store_prov *p, int force, in
         rc = prep(s, "UPDATE runs SET status = 'RUNNING', message = NULL, ended = NULL, "
                      "started = COALESCE(started, ?1), heartbeat = ?1, owner_host = ?2, "
                      "owner_pid = ?3, version = ?4, git = ?5, compiler = ?6, cpu = ?7, "
-                     "host = ?2, blas = ?8, threads = ?9, cmdline = ?10 WHERE id = ?11", &u, e);
+                     "host = ?2, blas = ?8, threads = ?9, cmdline = ?10, owner_token = ?12 "
+                     "WHERE id = ?11", &u, e);
     if (!rc && *result == STORE_CLAIMED) {
         sqlite3_bind_double(u, 1, now());
         sqlite3_bind_text(u, 2, host, -1, SQLITE_STATIC);
@@ -662,11 +924,18 @@ int store_run_claim(store *s, const char *id, const store_prov *p, int force, in
         sqlite3_bind_int(u, 9, p->threads);
         sqlite3_bind_text(u, 10, p->cmdline, -1, SQLITE_STATIC);
         sqlite3_bind_text(u, 11, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u, 12, token, -1, SQLITE_STATIC);
         rc = done(s, u, e);
     }
     sqlite3_finalize(q);
     sqlite3_finalize(u);
-    return end(s, rc, e);
+    rc = end(s, rc, e);
+    if (!rc && *result == STORE_CLAIMED) {
+        snprintf(s->claim, sizeof s->claim, "%s", id);
+        memcpy(s->token, token, sizeof token);
+        rc = claim_beat(s, e);
+    }
+    return rc;
 }
 
 /* Write the buffered rows; inside the caller's transaction. */
@@ -760,6 +1029,8 @@ int store_run_finish(store *s, const char *id, const char *status, const char *m
         rc = end(s, rc ? rc : done(s, st, e), e);
     }
     sqlite3_finalize(st);
+    if (!rc && strcmp(id, s->claim) == 0)
+        claim_release(s);
     return rc;
 }
 

@@ -25,11 +25,15 @@
 #include <stdint.h>
 #include "../core/err.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Seconds after which a RUNNING run whose heartbeat stopped may be taken over by
- * another host (on the same host a dead owner pid is enough). Runners heartbeat at
- * least every STORE_HEARTBEAT_S seconds while computing steps. */
+ * another process (on the same host a dead or zombie owner pid is enough). The owner's
+ * heartbeat comes from a thread of its own every STORE_HEARTBEAT_S seconds, whatever
+ * the owner computes, so only a process that is stopped (SIGSTOP, Ctrl-Z, a Slurm
+ * suspend, a paused VM) or cut off goes stale while it lives. BASIN_STALE_S=SECONDS
+ * in the environment sets a shorter limit (tests of takeovers; the heartbeat then
+ * comes every fifth of it). */
 #define STORE_STALE_S 600.0
 #define STORE_HEARTBEAT_S 10.0
 
@@ -109,11 +113,32 @@ enum store_claim { STORE_CLAIMED = 0, STORE_SKIP_DONE, STORE_SKIP_BUSY };
 /* Atomically claim run `id` (registered) for this process: runs with a final outcome
  * (COMPLETED, DIVERGED) are skipped unless `force` (then all their rows are deleted;
  * the run starts over); RUNNING runs are skipped
- * while their owner lives: it is taken over only when its pid is dead on this host or
- * its heartbeat is older than STORE_STALE_S. A claimed run is RUNNING, owned by
- * (host, pid), with provenance p. *result is an enum store_claim. */
+ * while their owner lives: it is taken over only when its pid is dead (or a zombie) on
+ * this host or its heartbeat is older than STORE_STALE_S. A claimed run is RUNNING,
+ * owned by (host, pid) and a fresh random token, with provenance p, and this store
+ * starts heartbeating it (a thread; never fork() while a store is open). A store owns
+ * one run at a time: a new claim releases the previous one. *result is an enum
+ * store_claim.
+ *
+ * Ownership: every write transaction of a store that owns a run checks, under the
+ * write lock, that the run still carries its token. When another process took it over
+ * (this one was stopped past STORE_STALE_S), the write is rolled back with ERR_SYS
+ * naming the new owner, the buffered rows are dropped, and store_claim_lost() is 1:
+ * the process must write nothing more for the run and mark nothing (the new owner
+ * does). Every write transaction also checks that the database file (and its -wal
+ * file) at the path is still the one this connection writes: a file deleted, moved or
+ * replaced under a running process is ERR_SYS naming it. */
 int store_run_claim(store *s, const char *id, const store_prov *p, int force, int *result,
                     err *e);
+
+/* 1 when this store's claim was found taken over by another process (by a write, or
+ * by the heartbeat thread, which may notice first). */
+int store_claim_lost(store *s);
+
+/* Give up the current claim without finishing it (after an error, or a lost claim):
+ * the heartbeat stops and the run is left as the store holds it. Returns 1 when the
+ * claim had been lost. store_run_finish releases the claim it finishes. */
+int store_run_release(store *s);
 
 /* Record liveness and progress of an owned run (cheap; the runner calls it with
  * every flush). */

@@ -448,7 +448,7 @@ if [ "$HAVE_SQLITE" -eq 1 ]; then
             'BEGIN { exit !(a != "" && ((a - b) / b) ^ 2 < 1e-24) }'
     check "collapse-every: off leaves the configuration (run id) as before" "" \
         test "$(q np.db "SELECT count(*) FROM runs WHERE config LIKE '%collapse%'")" -eq 0
-    check "store: schema version 3" "" test "$(q nc.db 'PRAGMA user_version')" -eq 3
+    check "store: schema version 4" "" test "$(q nc.db 'PRAGMA user_version')" -eq 4
 fi
 expect "landscape --db without a run refused" 2 "give --init RUN[@STEP]" \
     "$B" landscape --db nc.db --data blobs --hidden 8 --x -1:1:3

@@ -3,11 +3,15 @@
  * buffering, checkpoints (bit-exact round trip, resume keeps only the latest),
  * truncation for resume, id prefixes, probe tables (a pca grid's explained variance and
  * trajectory), listing snapshots, migration from version 2, views, concurrent writers
- * from forked processes, and idempotent merge. */
+ * from forked processes, idempotent merge; an owner whose run was taken over writes
+ * nothing more, a zombie owner is dead, the heartbeat thread keeps a busy owner fresh,
+ * and a database deleted or replaced under a writer is an error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../results/store.h"
@@ -114,24 +118,28 @@ static void test_schema(void)
     CHECK(rc == ERR_DATA && strstr(e.msg, "newer"), "schema: newer version refused", "rc %d %s",
           rc, e.msg);
 
-    /* a version-2 file (made by dropping what version 3 added) is migrated, its rows kept */
+    /* a version-2 file (made by dropping what versions 3 and 4 added) is migrated, its
+     * rows kept */
     path(p, "v2.db");
     rc = store_open(p, &s, &e);
     if (!rc) {
         sql(s, "ALTER TABLE landscape_grids DROP COLUMN pca_explained1;"
                "ALTER TABLE landscape_grids DROP COLUMN pca_explained2;"
                "ALTER TABLE trajectories DROP COLUMN grid;"
+               "ALTER TABLE runs DROP COLUMN owner_token;"
                "INSERT INTO landscape_grids(run, grid, axes) VALUES ('r', 0, 'random');"
                "INSERT INTO trajectories VALUES ('r', 'theta', 3, 1, 2, 0.5);"
                "PRAGMA user_version = 2");
         store_close(s);
         rc = store_open(p, &s, &e);
     }
-    CHECK(rc == 0 && q1(s, "PRAGMA user_version") == 3
+    CHECK(rc == 0 && q1(s, "PRAGMA user_version") == STORE_SCHEMA_VERSION
           && q1(s, "SELECT count(*) FROM landscape_grids WHERE axes = 'random' AND "
                    "pca_explained1 IS NULL AND pca_explained2 IS NULL") == 1
-          && q1(s, "SELECT count(*) FROM trajectories WHERE step = 3 AND grid IS NULL") == 1,
-          "schema: version 2 migrated to 3 (pca columns NULL)", "rc %d %s", rc, e.msg);
+          && q1(s, "SELECT count(*) FROM trajectories WHERE step = 3 AND grid IS NULL") == 1
+          && q1(s, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'owner_token'") == 1,
+          "schema: version 2 migrated to the current one (pca columns NULL, owner_token added)",
+          "rc %d %s", rc, e.msg);
     store_close(s);
 }
 
@@ -433,6 +441,108 @@ static void test_merge(void)
     CHECK(rc == ERR_DATA && strstr(e.msg, "missing.db"), "merge: missing input named", "%s", e.msg);
 }
 
+/* Issue 18, findings 2, 3 and 6: ownership and the file under a writer. */
+static void test_owner(void)
+{
+    char p[512], id[65], q[256];
+    err e = {0};
+    store *a, *b;
+    path(p, "owner.db");
+    if (store_open(p, &a, &e) || reg(a, "exp", "cc", 1, 1, &e) || store_open(p, &b, &e)) {
+        CHECK(0, "owner: open", "%s", e.msg);
+        return;
+    }
+    id_of(id, "cc", 0);
+    int res = -1, rc = store_run_claim(a, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_CLAIMED, "owner: a claims", "%s", e.msg);
+    for (long k = 0; k < 3; k++)
+        store_metric(a, id, "batch_loss", k, 0, 1.0, &e);
+    rc = store_flush(a, &e);
+    CHECK(rc == 0 && q1(a, "SELECT count(*) FROM metrics") == 3, "owner: a writes while it owns",
+          "%s", e.msg);
+    /* a stopped past the stale limit: b takes the run over */
+    snprintf(q, sizeof q, "UPDATE runs SET heartbeat = heartbeat - %g", STORE_STALE_S + 1);
+    sql(b, q);
+    rc = store_run_claim(b, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_CLAIMED, "owner: b takes the stale run over", "%s", e.msg);
+    store_metric(a, id, "batch_loss", 3, 0, 1.0, &e);
+    rc = store_flush(a, &e);
+    CHECK(rc == ERR_SYS && strstr(e.msg, "taken over") && store_claim_lost(a)
+          && q1(a, "SELECT count(*) FROM metrics") == 3,
+          "owner: a's next write is refused, nothing written, claim lost", "rc %d %s", rc, e.msg);
+    rc = store_run_finish(a, id, STORE_COMPLETED, NULL, &e);
+    char st[16], ver[64];
+    store_run_status(a, id, st, ver, &e);
+    CHECK(rc == ERR_SYS && strcmp(st, STORE_RUNNING) == 0, "owner: a lost claim marks nothing",
+          "rc %d status %s", rc, st);
+    CHECK(store_run_release(a) == 1 && !store_claim_lost(a), "owner: release reports the loss", "-");
+    rc = store_run_finish(b, id, STORE_COMPLETED, NULL, &e);
+    CHECK(rc == 0, "owner: b finishes the run", "%s", e.msg);
+    store_close(b);
+
+    /* a zombie owner (killed, not reaped) is dead */
+    pid_t z = fork();
+    if (z == 0) {
+        pause();
+        _exit(0);
+    }
+    kill(z, SIGKILL);
+    struct timespec ms = {0, 100000000};
+    nanosleep(&ms, NULL);   /* dead, not reaped: a zombie */
+    char stat_[64], buf[256] = "";
+    snprintf(stat_, sizeof stat_, "/proc/%d/stat", (int)z);
+    FILE *f = fopen(stat_, "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = 0;
+        fclose(f);
+    }
+    reg(a, "exp", "cd", 1, 1, &e);
+    id_of(id, "cd", 0);
+    store_run_claim(a, id, &prov, 0, &res, &e);
+    snprintf(q, sizeof q, "UPDATE runs SET owner_pid = %d WHERE id = '%s'", (int)z, id);
+    sql(a, q);
+    rc = store_run_claim(a, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_CLAIMED && strstr(buf, ") Z"), "owner: a zombie owner is dead",
+          "res %d, /proc: %.60s", res, buf);
+    waitpid(z, NULL, 0);
+
+    /* the heartbeat thread keeps a claim fresh while the owner computes */
+    store_close(a);
+    setenv("BASIN_STALE_S", "1", 1);
+    store_open(p, &a, &e);
+    store_open(p, &b, &e);
+    reg(a, "exp", "ce", 1, 1, &e);
+    id_of(id, "ce", 0);
+    rc = store_run_claim(a, id, &prov, 0, &res, &e);
+    struct timespec wait = {2, 500000000};
+    nanosleep(&wait, NULL);   /* 2.5 stale limits without a write of a's */
+    rc = store_run_claim(b, id, &prov, 0, &res, &e);
+    CHECK(rc == 0 && res == STORE_SKIP_BUSY, "owner: a busy owner's heartbeat thread keeps it live",
+          "res %d %s", res, e.msg);
+    store_close(b);
+    unsetenv("BASIN_STALE_S");
+
+    /* the file deleted, or replaced, under a writer */
+    store_metric(a, id, "batch_loss", 0, 0, 1.0, &e);
+    char wal[600], moved[600];
+    snprintf(moved, sizeof moved, "%s.moved", p);
+    rename(p, moved);
+    rc = store_flush(a, &e);
+    CHECK(rc == ERR_SYS && strstr(e.msg, "deleted or moved"), "file: a moved database is an error",
+          "rc %d %s", rc, e.msg);
+    rename(moved, p);
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    rc = store_flush(a, &e);
+    CHECK(rc == 0, "file: moved back, writes go on", "%s", e.msg);
+    store_metric(a, id, "batch_loss", 1, 0, 1.0, &e);
+    unlink(wal);
+    rc = store_flush(a, &e);
+    CHECK(rc == ERR_SYS && strstr(e.msg, "-wal file was deleted"), "file: a deleted -wal is an error",
+          "rc %d %s", rc, e.msg);
+    store_close(a);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/basin-store.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -445,6 +555,7 @@ int main(void)
     test_ckpt();
     test_concurrent();
     test_merge();
+    test_owner();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
