@@ -1,5 +1,6 @@
 /* probe_sched.c -- the probes scheduled during `basin run` training (probe_sched.h). */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,49 @@ struct probe_sched {
     double *x, *tg;         /* (k, d), (k, tdim): a subset's rows, NULL for the whole split */
     int *y;
     double *g, *d, *state;  /* (n) gradient, (n) preconditioner scaling, optimizer state */
+    const volatile sig_atomic_t *stop;   /* non-zero: stop at the next HVP (or NULL) */
+    long skipped;           /* probes skipped over the schedule's life */
+    char first_skip[256];   /* the first one: "step K: reason" */
 };
+
+/* The operator the probes use: the model's, stopping with ERR_SYS before an
+ * application once *stop is set (a signal), so that a long probe ends within one HVP. */
+typedef struct stoppable {
+    hess_op *in;
+    const volatile sig_atomic_t *stop;
+} stoppable;
+
+static int stoppable_apply(void *ctx, const double *v, double *hv, err *e)
+{
+    stoppable *s = ctx;
+    if (s->stop && *s->stop)
+        return err_set(e, ERR_SYS, "interrupted by signal %d", (int)*s->stop);
+    return hess_op_apply(s->in, v, hv, e);
+}
+
+static void stoppable_release(void *ctx)
+{
+    stoppable *s = ctx;
+    hess_op_free(s->in);
+    free(s);
+}
+
+/* The model's operator at theta on the probe samples, wrapped by stoppable. */
+static hess_op *probe_op(const probe_sched *p, err *e)
+{
+    hess_op *in = hess_op_model(p->s->m, p->s->theta, p->b, e), *op = NULL;
+    stoppable *s = in ? err_malloc(e, sizeof *s) : NULL;
+    if (s)
+        op = err_malloc(e, sizeof *op);
+    if (!op) {
+        free(s);
+        hess_op_free(in);
+        return NULL;
+    }
+    *s = (stoppable){in, p->stop};
+    *op = (hess_op){.n = in->n, .apply = stoppable_apply, .ctx = s, .release = stoppable_release};
+    return op;
+}
 
 /* The update rule that turns gradients into steps: the base rule of the estimators. */
 static const char *rule_of(const cfg *c)
@@ -74,7 +117,8 @@ static int draw_subset(probe_sched *p, err *e)
     return rc;
 }
 
-int probe_sched_new(const trainer *t, probe_sched **out, err *e)
+int probe_sched_new(const trainer *t, const volatile sig_atomic_t *stop, probe_sched **out,
+                    err *e)
 {
     const session *s = t->s;
     const probe_plan *pl = &s->c.probes;
@@ -95,6 +139,7 @@ int probe_sched_new(const trainer *t, probe_sched **out, err *e)
     if (!p)
         return ERR_SYS;
     p->s = s;
+    p->stop = stop;
     p->p = *pl;
     p->hp = s->c.hp;
     opt_defaults(s->c.optim, &p->hp);
@@ -287,23 +332,50 @@ static int collapse(probe_sched *p, const trainer *t, store *st, const char *run
 int probe_sched_run(probe_sched *p, const trainer *t, store *st, const char *run, err *pe,
                     err *e)
 {
+    enum { HESSIAN, TRACE, DENSITY, SHARPNESS, COLLAPSE, NPROBES };
+    static const char *const name[NPROBES] = {"hessian", "trace", "density", "sharpness",
+                                              "collapse"};
+    const long every[NPROBES] = {p->p.hessian_every, p->p.trace_every, p->p.density_every,
+                                 p->p.sharpness_every, p->p.collapse_every};
     hess_op *op = NULL;
     int rc = 0;
-    if (due(p->p.hessian_every, t) || due(p->p.trace_every, t) || due(p->p.density_every, t))
-        if (!(op = hess_op_model(p->s->m, p->s->theta, p->b, pe)))
+    long skipped = 0;
+    if (due(every[HESSIAN], t) || due(every[TRACE], t) || due(every[DENSITY], t))
+        if (!(op = probe_op(p, pe)))
             return pe->code;
-    if (due(p->p.hessian_every, t))
-        rc = hessian(p, t, op, st, run, pe, e);
-    if (!rc && due(p->p.trace_every, t))
-        rc = trace(p, t, op, st, run, pe, e);
-    if (!rc && due(p->p.density_every, t))
-        rc = density(p, t, op, st, run, pe, e);
-    if (!rc && due(p->p.sharpness_every, t))
-        rc = sharpness(p, t, st, run, pe, e);
-    if (!rc && due(p->p.collapse_every, t))
-        rc = collapse(p, t, st, run, pe, e);
+    for (int k = 0; !rc && k < NPROBES; k++) {
+        if (!due(every[k], t))
+            continue;
+        if (p->stop && *p->stop)
+            rc = err_set(pe, ERR_SYS, "interrupted by signal %d", (int)*p->stop);
+        else if (k == HESSIAN)
+            rc = hessian(p, t, op, st, run, pe, e);
+        else if (k == TRACE)
+            rc = trace(p, t, op, st, run, pe, e);
+        else if (k == DENSITY)
+            rc = density(p, t, op, st, run, pe, e);
+        else if (k == SHARPNESS)
+            rc = sharpness(p, t, st, run, pe, e);
+        else
+            rc = collapse(p, t, st, run, pe, e);
+        if (rc == ERR_DATA) {   /* a numerical failure (a non-finite H v, loss or feature) */
+            if (!p->skipped++)
+                snprintf(p->first_skip, sizeof p->first_skip, "step %ld: %s: %.200s", t->step,
+                         name[k], pe->msg);
+            skipped++;
+            rc = 0;
+        }
+    }
     hess_op_free(op);
+    if (!rc && skipped)
+        rc = metric(t, st, run, "probes_skipped", (double)skipped, e);
     return rc;
+}
+
+long probe_sched_skipped(const probe_sched *p, const char **first)
+{
+    *first = p && p->skipped ? p->first_skip : "";
+    return p ? p->skipped : 0;
 }
 
 void probe_sched_free(probe_sched *p)

@@ -49,6 +49,8 @@
 #ifndef BASIN_PROBE_SCHED_H
 #define BASIN_PROBE_SCHED_H
 
+#include <signal.h>
+
 #include "../probes/hessian.h"
 #include "../probes/sharp.h"
 #include "../results/store.h"
@@ -57,19 +59,30 @@
 typedef struct probe_sched probe_sched;
 
 /* The probes t->s->c.probes schedules for the training of t (initialized; its session
- * and optimizer are borrowed for the schedule's life). *out = NULL, and 0 returned,
- * when no probe is scheduled. ERR_USAGE when hessian-top exceeds the model's
- * parameters. Caller: probe_sched_free. */
-int probe_sched_new(const trainer *t, probe_sched **out, err *e);
+ * and optimizer are borrowed for the schedule's life). stop (may be NULL) is watched
+ * during the probes: once it is non-zero (a signal's number), the running probe ends
+ * before its next Hessian-vector product, or before the next probe, with ERR_SYS.
+ * *out = NULL, and 0 returned, when no probe is scheduled. ERR_USAGE when hessian-top
+ * exceeds the model's parameters. Caller: probe_sched_free. */
+int probe_sched_new(const trainer *t, const volatile sig_atomic_t *stop, probe_sched **out,
+                    err *e);
 
 /* 1 when some probe is due at t->step. */
 int probe_sched_due(const probe_sched *p, const trainer *t);
 
-/* Run the probes due at t->step and write their rows for run `run` to st. A probe's
- * own failure returns its code with the message on pe; a store error returns minus
- * its code with the message on e (the runner's convention). */
+/* Run the probes due at t->step and write their rows for run `run` to st. A probe
+ * that fails numerically (ERR_DATA: a non-finite H v, loss or feature, as a blowing-up
+ * run gives) is skipped -- the others still run, and the step gets a metric
+ * probes_skipped (how many) -- so that probes never change a run's outcome. Other
+ * failures of a probe (ERR_SYS: out of memory, or stopped) return their code with the
+ * message on pe; a store error returns minus its code with the message on e (the
+ * runner's convention). */
 int probe_sched_run(probe_sched *p, const trainer *t, store *st, const char *run, err *pe,
                     err *e);
+
+/* How many probes were skipped over the schedule's life, with *first = "step K:
+ * probe: reason" of the first one ("" when none; p may be NULL). */
+long probe_sched_skipped(const probe_sched *p, const char **first);
 
 /* NULL is fine. */
 void probe_sched_free(probe_sched *p);

@@ -22,11 +22,22 @@
  *                     density, sharpness on theta after step k's update (before the next
  *                     one), before that step's checkpoint, so a resume never repeats them
  * A run found with a resume checkpoint continues from it after deleting its rows past
- * the checkpoint, so its metrics are bit-identical to an uninterrupted run's (for the
- * same thread count). A non-finite loss marks the run DIVERGED and the sweep goes on;
- * other errors mark it FAILED. SIGINT/SIGTERM: a last checkpoint, INTERRUPTED, exit
- * 128 + signal. */
+ * the checkpoint (and re-running the probes due at its step, which an interruption may
+ * have cut short: the same random vectors, the same rows), so its metrics are
+ * bit-identical to an uninterrupted run's (for the same thread count). A non-finite
+ * loss or theta marks the run DIVERGED and the sweep goes on (a probe that fails
+ * numerically is skipped, never changing the outcome); other errors of the run mark it
+ * FAILED. A system error (out of memory) leaves the run INTERRUPTED, resumable from its
+ * last checkpoint, and stops with exit 3. SIGINT/SIGTERM/SIGHUP: a last checkpoint
+ * (a running probe stops at its next Hessian-vector product), INTERRUPTED, exit
+ * 128 + signal.
+ * Ownership (store.h): a worker whose run was taken over while it was stopped writes
+ * nothing more for it and goes on with the next. When the workers are done, runs still
+ * RUNNING in other live processes are waited for, and taken over when their owner dies,
+ * so `basin run` returns when every run of its shard has an outcome. The database
+ * file must stay the one the runner opened: deleting or moving it is exit 3. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -92,6 +103,7 @@ typedef struct ctx {
     store_prov prov;
     int worker;              /* 0 when running in the parent */
     int tty, color, threads;
+    int waiting;             /* the parent's later passes: busy runs are not reported */
     double t0;
     size_t done;
 } ctx;
@@ -201,7 +213,7 @@ static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
     x->s.c.db = c->o->db;   /* where init = RUN[@STEP] is looked up */
     int rc = session_open(&x->s, DATA_TRAIN, 1, re);
     rc = rc ? rc : trainer_init(&x->t, &x->s, re);
-    rc = rc ? rc : probe_sched_new(&x->t, &x->ps, re);
+    rc = rc ? rc : probe_sched_new(&x->t, &stop_sig, &x->ps, re);
     if (!rc) {
         x->ostate = err_malloc(re, opt_state_len(x->t.o) * sizeof *x->ostate);
         x->aux = err_malloc(re, trainer_aux_size(&x->t));
@@ -244,9 +256,7 @@ static int start(ctx *c, rstate *x, long *resumed, err *re, err *e)
     }
     if ((rc = store_run_truncate(x->st, x->r->id, found ? *resumed : -1, e)))
         return -rc;
-    if (found)
-        return 0;
-    rc = evaluate(x, &bad, re, e);
+    rc = found ? 0 : evaluate(x, &bad, re, e);
     return rc ? rc : probe(x, re, e);
 }
 
@@ -265,41 +275,81 @@ static int resources(rstate *x, size_t mem0, long backward, err *e)
     return rc;
 }
 
+/* The outcomes of a claimed run, and their names in the store. */
+enum run_status { RUN_COMPLETED = 0, RUN_DIVERGED, RUN_FAILED, RUN_INTERRUPTED };
+static const char *const run_status_name[] = {
+    [RUN_COMPLETED] = STORE_COMPLETED, [RUN_DIVERGED] = STORE_DIVERGED,
+    [RUN_FAILED] = STORE_FAILED, [RUN_INTERRUPTED] = STORE_INTERRUPTED,
+};
+
+/* How a run's training is ending: the status and message to record, and why. */
+typedef struct outcome {
+    enum run_status status;
+    char msg[1100];
+    int cut;              /* 1: a signal stopped it mid-probe: checkpoint, INTERRUPTED */
+    int sys;              /* ERR_SYS: a system error of the run's own (out of memory): the
+                             run is left INTERRUPTED at its last checkpoint, the worker stops */
+} outcome;
+
+/* Record the run's own error rc (> 0, message on re) in `what` at step k. */
+static void run_error(outcome *o, int rc, const char *what, long k, const err *re)
+{
+    if (stop_sig) {   /* a probe stopped at its next HVP */
+        o->cut = 1;
+        return;
+    }
+    o->status = rc == ERR_SYS ? RUN_INTERRUPTED : RUN_FAILED;
+    o->sys = rc == ERR_SYS ? ERR_SYS : 0;
+    snprintf(o->msg, sizeof o->msg, "%s at step %ld: %s", what, k, re->msg);
+}
+
+static int finite_all(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
 /* Train claimed run r. Returns 0 when the run ended with a status recorded, 128 + sig
- * when stopped by a signal (INTERRUPTED recorded), or a store error (fatal). */
+ * when stopped by a signal (INTERRUPTED recorded), ERR_SYS for a system error of the
+ * run (INTERRUPTED recorded, resumable), or a store error (nothing more recorded; with
+ * store_claim_lost(st) when another process took the run over). */
 static int run_one(ctx *c, store *st, const exp_run *r, err *e)
 {
     rstate x = {.st = st, .r = r};
-    err re = {0};   /* the run's own failure, recorded as FAILED */
+    err re = {0};   /* the run's own failure */
+    outcome o = {.status = RUN_COMPLETED};
     long resumed = 0, backward = 0;
     double t0 = now(), loss = NAN;
     ad_mem_reset_peak();   /* peak_workspace_bytes: this run's graphs only */
     size_t mem0 = ad_mem_current();
     int rc = start(c, &x, &resumed, &re, e), bad = 0, srv = 0;
-    const char *status = STORE_COMPLETED;
-    char msg[1100] = "";
+    trainer *t = &x.t;
     if (rc < 0) {   /* a store error while starting */
         srv = -rc;
         goto out;
     }
-    if (rc) {
-        status = STORE_FAILED;
-        snprintf(msg, sizeof msg, "%s", re.msg);
-        goto finish;
+    if (rc)
+        run_error(&o, rc, "start", resumed, &re);
+    if (o.cut && !x.ps) {   /* stopped before its trainer and probes were ready */
+        o = (outcome){.status = RUN_INTERRUPTED};
+        snprintf(o.msg, sizeof o.msg, "stopped by signal %d at the start", (int)stop_sig);
     }
+    if (!o.cut && rc)
+        goto finish;
     if (resumed)
         say(c, "resume %.12s %s from step %ld", r->id, r->label, resumed);
-    trainer *t = &x.t;
     long ev = r->x.eval_every, ck = r->x.checkpoint_every, sn = r->x.snapshot_every;
     double last_ck = now(), last_flush = now(), last_line = now();
-    while (t->step < t->total && !stop_sig) {
+    while (!o.cut && t->step < t->total && !stop_sig) {
         model_stats ms;
         long b0 = ad_runs(AD_MODE_GRAD) + ad_runs(AD_MODE_HVP);
         rc = trainer_step(t, &ms, &re);
         backward += ad_runs(AD_MODE_GRAD) + ad_runs(AD_MODE_HVP) - b0;
         if (rc) {
-            status = STORE_FAILED;
-            snprintf(msg, sizeof msg, "step %ld: %s", t->step + 1, re.msg);
+            run_error(&o, rc, "step", t->step + 1, &re);
+            o.cut = 0;   /* a step is never cut: it failed */
             break;
         }
         long k = t->step;
@@ -319,16 +369,17 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
             int er = srv ? 0 : evaluate(&x, &bad, &re, e);
             srv = er < 0 ? -er : srv;
             if (er > 0) {
-                status = STORE_FAILED;
-                snprintf(msg, sizeof msg, "evaluation at step %ld: %s", k, re.msg);
+                run_error(&o, er, "evaluation", k, &re);
                 break;
             }
         }
         if (srv)
             goto out;
-        if (!isfinite(ms.loss) || bad) {
-            status = STORE_DIVERGED;
-            snprintf(msg, sizeof msg, "non-finite loss at step %ld", k);
+        int probing = x.ps && probe_sched_due(x.ps, t);
+        if (!isfinite(ms.loss) || bad || (probing && !finite_all(x.s.theta, x.s.m->n))) {
+            o.status = RUN_DIVERGED;
+            snprintf(o.msg, sizeof o.msg, "non-finite %s at step %ld",
+                     !isfinite(ms.loss) || bad ? "loss" : "parameters", k);
             break;
         }
         int pr = probe(&x, &re, e);
@@ -337,8 +388,7 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
             goto out;
         }
         if (pr > 0) {
-            status = STORE_FAILED;
-            snprintf(msg, sizeof msg, "probes at step %ld: %s", k, re.msg);
+            run_error(&o, pr, "probes", k, &re);
             break;
         }
         double tn = now();
@@ -362,31 +412,39 @@ static int run_one(ctx *c, store *st, const exp_run *r, err *e)
             last_line = tn;
         }
     }
-    if (stop_sig && t->step < t->total && !strcmp(status, STORE_COMPLETED)) {
+    int done = o.status == RUN_COMPLETED || o.status == RUN_DIVERGED;
+    if (o.cut || (stop_sig && t->step < t->total && o.status == RUN_COMPLETED)) {
+        /* a clean stop: theta after step k is whole; the resume re-runs k's probes */
         if ((srv = checkpoint(&x, STORE_RESUME, e)))
             goto out;
-        status = STORE_INTERRUPTED;
-        snprintf(msg, sizeof msg, "stopped by signal %d at step %ld", (int)stop_sig, t->step);
-    } else if (!strcmp(status, STORE_COMPLETED)) {
-        if ((srv = resources(&x, mem0, backward, e)) || (srv = checkpoint(&x, STORE_SNAPSHOT, e))
-            || (srv = store_ckpt_drop_resume(st, r->id, e)))
+        o.status = RUN_INTERRUPTED;
+        snprintf(o.msg, sizeof o.msg, "stopped by signal %d at step %ld", (int)stop_sig, t->step);
+    } else if (done) {
+        srv = resources(&x, mem0, backward, e);
+        if (!srv && o.status == RUN_COMPLETED)
+            srv = checkpoint(&x, STORE_SNAPSHOT, e);
+        if (srv || (srv = store_ckpt_drop_resume(st, r->id, e)))
             goto out;
-    } else if (!strcmp(status, STORE_DIVERGED)
-               && ((srv = resources(&x, mem0, backward, e)) || (srv = store_ckpt_drop_resume(st, r->id, e)))) {
-        goto out;
     }
-finish:
-    srv = store_run_heartbeat(st, r->id, x.t.step, e);
-    srv = srv ? srv : store_run_finish(st, r->id, status, msg[0] ? msg : NULL, e);
+finish:;
+    const char *skip;
+    long nskip = probe_sched_skipped(x.ps, &skip);
+    if (nskip)
+        snprintf(o.msg + strlen(o.msg), sizeof o.msg - strlen(o.msg), "%s%ld probe%s skipped "
+                 "(the first at %s)", o.msg[0] ? "; " : "", nskip, nskip > 1 ? "s" : "", skip);
+    srv = store_run_heartbeat(st, r->id, t->step, e);
+    const char *status = run_status_name[o.status];
+    srv = srv ? srv : store_run_finish(st, r->id, status, o.msg[0] ? o.msg : NULL, e);
     if (!srv) {
         char fin[256] = "";
-        if (!strcmp(status, STORE_COMPLETED) && x.t.o)
-            snprintf(fin, sizeof fin, ": %ld steps, batch loss %.4g", x.t.step, loss);
-        say(c, "%s %.12s %s in %.1f s%s%s%s", paint(c, status), r->id, r->label, now() - t0, fin,
-            msg[0] ? ": " : "", msg);
+        if (o.status == RUN_COMPLETED && t->o)
+            snprintf(fin, sizeof fin, ": %ld steps, batch loss %.4g", t->step, loss);
+        say(c, "%s %.12s %s in %.1f s%s%s%s", paint(c, status), r->id, r->label, now() - t0,
+            fin, o.msg[0] ? ": " : "", o.msg);
     }
-    if (!srv && !strcmp(status, STORE_INTERRUPTED))
-        srv = 128 + (int)stop_sig;
+    if (!srv && o.status == RUN_INTERRUPTED)
+        srv = o.sys ? err_set(e, o.sys, "run %.12s: %s (INTERRUPTED: resumable)", r->id, o.msg)
+                    : 128 + (int)stop_sig;
 out:
     probe_sched_free(x.ps);
     trainer_free(&x.t);
@@ -396,12 +454,14 @@ out:
     return srv;
 }
 
-/* Claim and train each run of c->todo in turn; returns 0, ERR_DATA when a run
- * FAILED, 128 + sig when stopped, or a store error. */
+/* Claim and train each run of c->todo in turn. Runs RUNNING in another live process
+ * are skipped (said on the first pass), and so is a run taken over by another process
+ * while this one was stopped (said; the other finishes it, or a later pass takes it
+ * back). Returns 0, 128 + sig when stopped, or a system or store error. */
 static int worker(ctx *c, err *e)
 {
     store *st;
-    int rc = store_open(c->o->db, &st, e), failed = 0;
+    int rc = store_open(c->o->db, &st, e);
     if (!rc && c->threads)
         rc = pool_set_threads(c->threads, e);
     c->prov.threads = pool_threads();
@@ -410,25 +470,146 @@ static int worker(ctx *c, err *e)
         int res;
         if ((rc = store_run_claim(st, r->id, &c->prov, c->o->force, &res, e)))
             break;
-        if (res == STORE_SKIP_BUSY && !c->worker)
+        if (res == STORE_SKIP_BUSY && !c->worker && !c->waiting)
             say(c, "skip %.12s %s: RUNNING in another live process", r->id, r->label);
         if (res != STORE_CLAIMED)
             continue;
         rc = run_one(c, st, r, e);
-        char status[16], ver[64];
-        if (!rc && !(rc = store_run_status(st, r->id, status, ver, e)))
-            failed |= !strcmp(status, STORE_FAILED);
+        if (rc && rc < 128 && store_run_release(st)) {
+            say(c, "%s", e->msg);
+            rc = 0;
+        }
         c->done++;
     }
     int frc = store_flush(st, rc ? NULL : e);
     store_close(st);
     rc = rc ? rc : frc;
-    if (!rc && stop_sig)
-        rc = 128 + (int)stop_sig;
-    return rc ? rc : failed ? err_set(e, ERR_DATA, "some runs FAILED (see basin runs --status FAILED)") : 0;
+    return !rc && stop_sig ? 128 + (int)stop_sig : rc;
+}
+
+/* The runs of c->todo without an outcome (status PENDING, RUNNING or INTERRUPTED),
+ * moved to the front of c->todo; *failed = those FAILED. */
+static int undone(ctx *c, size_t *nundone, size_t *failed, err *e)
+{
+    store *st;
+    int rc = store_open_read(c->o->db, &st, e);
+    size_t k = 0;
+    *failed = 0;
+    for (size_t i = 0; !rc && i < c->ntodo; i++) {
+        char status[16], ver[64];
+        if ((rc = store_run_status(st, c->todo[i]->id, status, ver, e)))
+            break;
+        *failed += !strcmp(status, STORE_FAILED);
+        if (strcmp(status, STORE_COMPLETED) && strcmp(status, STORE_DIVERGED)
+            && strcmp(status, STORE_FAILED)) {
+            exp_run *r = c->todo[k];
+            c->todo[k++] = c->todo[i];
+            c->todo[i] = r;
+        }
+    }
+    store_close(st);
+    *nundone = k;
+    return rc;
+}
+
+/* Sleep `s` seconds, or less when a signal arrives. */
+static void nap(double s)
+{
+    for (double t = now() + s; !stop_sig && now() < t;) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* After the workers: wait for the runs of this shard that other live processes hold,
+ * taking each over when its owner dies (or goes stale), until every run has an outcome.
+ * c->todo is reordered. Returns as worker(). */
+static int await_others(ctx *c, err *e)
+{
+    size_t n = c->ntodo, left, failed;
+    int rc = 0;
+    double said = 0;
+    c->waiting = 1;
+    for (int pass = 0; !rc && !stop_sig && !(rc = undone(c, &left, &failed, e)) && left; pass++) {
+        if (pass && now() - said > 60) {
+            say(c, "waiting for %zu run%s RUNNING in other processes (%.12s%s); each is taken "
+                "over if its owner dies", left, left > 1 ? "s" : "", c->todo[0]->id,
+                left > 1 ? " ..." : "");
+            said = now();
+        }
+        if (pass)
+            nap(2);
+        c->ntodo = left;   /* a pass over the undone runs alone */
+        rc = stop_sig ? 0 : worker(c, e);
+        c->ntodo = n;
+    }
+    return rc ? rc : stop_sig ? 128 + (int)stop_sig : 0;
 }
 
 /* --- the command --- */
+
+/* A whole number in [lo, hi] from all of s (no sign for lo >= 0), else -1. */
+static long long whole(const char *s, long long lo, long long hi)
+{
+    char *end;
+    errno = 0;
+    long long v = s && *s && (lo < 0 || *s != '-') ? strtoll(s, &end, 10) : -1;
+    return !s || !*s || errno || *end || v < lo || v > hi ? -1 : v;
+}
+
+/* --shard i/N, 0 <= i < N. */
+static int shard_parse(const char *v, int *i, int *n, err *e)
+{
+    const char *slash = strchr(v, '/');
+    char head[32];
+    long long a = -1, b = -1;
+    if (slash && (size_t)(slash - v) < sizeof head) {
+        snprintf(head, sizeof head, "%.*s", (int)(slash - v), v);
+        a = whole(head, 0, INT_MAX);
+        b = whole(slash + 1, 1, INT_MAX);
+    }
+    if (a < 0 || b < 1 || a >= b)
+        return err_set(e, ERR_USAGE, "--shard: '%s' is not i/N with 0 <= i < N <= %d, or auto",
+                       v, INT_MAX);
+    *i = (int)a;
+    *n = (int)b;
+    return 0;
+}
+
+/* --shard auto: this Slurm array task's index among the array's tasks, from
+ * SLURM_ARRAY_TASK_ID against _MIN, _MAX, _STEP and _COUNT. An array of evenly spaced
+ * ids (--array=0-6:2, or a list such as 1,5,9) maps each id to its place; ids that are
+ * not evenly spaced (1,2,9) cannot be mapped from the environment and are refused. */
+static int shard_auto(int *i, int *n, err *e)
+{
+    const char *name[5] = {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+                           "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP"};
+    long long v[5];
+    for (int k = 0; k < 5; k++) {
+        const char *s = getenv(name[k]);
+        v[k] = whole(s, 0, INT_MAX);
+        if (k < 4 && !s)
+            return err_set(e, ERR_USAGE, "--shard auto: %s is not set (not a Slurm array job?)",
+                           name[k]);
+        if ((s || k < 4) && v[k] < 0)
+            return err_set(e, ERR_USAGE, "--shard auto: %s='%s' is not a whole number", name[k], s);
+    }
+    long long id = v[0], lo = v[1], hi = v[2], count = v[3], step = v[4];
+    if (count < 1 || lo > hi || id < lo || id > hi)
+        return err_set(e, ERR_USAGE, "--shard auto: task id %lld is not within the array's "
+                       "%lld..%lld (%lld tasks)", id, lo, hi, count);
+    if (count == 1)
+        step = 1;
+    else if (step < 1 && (hi - lo) % (count - 1) == 0)
+        step = (hi - lo) / (count - 1);   /* a list: evenly spaced, or not mappable */
+    if (step < 1 || (hi - lo) / step + 1 != count || (hi - lo) % step || (id - lo) % step)
+        return err_set(e, ERR_USAGE, "--shard auto: the array's %lld tasks (ids %lld..%lld%s) "
+                       "are not evenly spaced, so task %lld's place among them is not known; "
+                       "give --shard i/N", count, lo, hi, v[4] > 0 ? ", step as set" : "", id);
+    *i = (int)((id - lo) / step);
+    *n = (int)count;
+    return 0;
+}
 
 static int parse(int argc, char **argv, opts *o, err *e)
 {
@@ -453,20 +634,10 @@ static int parse(int argc, char **argv, opts *o, err *e)
                 return err_set(e, ERR_USAGE, "--jobs: '%s' is not a count in 1..%d", v, MAX_JOBS);
             o->jobs = (int)j;
         } else if (!strcmp(a, "--shard")) {
-            char buf[32];
-            if (!strcmp(v, "auto")) {
-                const char *id = getenv("SLURM_ARRAY_TASK_ID"), *n = getenv("SLURM_ARRAY_TASK_COUNT");
-                const char *mn = getenv("SLURM_ARRAY_TASK_MIN");
-                if (!id || !n)
-                    return err_set(e, ERR_USAGE, "--shard auto: SLURM_ARRAY_TASK_ID and "
-                                   "SLURM_ARRAY_TASK_COUNT are not set (not a Slurm array job)");
-                snprintf(buf, sizeof buf, "%ld/%s", atol(id) - (mn ? atol(mn) : 0), n);
-                v = buf;
-            }
-            char tail;
-            if (sscanf(v, "%d/%d%c", &o->shard, &o->nshards, &tail) != 2 || o->nshards < 1
-                || o->shard < 0 || o->shard >= o->nshards)
-                return err_set(e, ERR_USAGE, "--shard: '%s' is not i/N with 0 <= i < N, or auto", v);
+            int rc = !strcmp(v, "auto") ? shard_auto(&o->shard, &o->nshards, e)
+                                        : shard_parse(v, &o->shard, &o->nshards, e);
+            if (rc)
+                return rc;
         } else if (!strcmp(a, "--dry-run"))
             o->dry = 1;
         else if (!strcmp(a, "--force"))
@@ -516,7 +687,7 @@ static int fork_workers(ctx *c, err *e)
             c->worker = k + 1;
             err we = {0};
             int wrc = worker(c, &we);
-            if (wrc && wrc < 128 && wrc != ERR_DATA)
+            if (wrc && wrc < 128)
                 fprintf(stderr, "[w%d] basin run: %s\n", k + 1, we.msg);
             fflush(NULL);
             _exit(wrc);
@@ -529,9 +700,7 @@ static int fork_workers(ctx *c, err *e)
             ;
         int wrc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (wrc && !rc)
-            rc = wrc == ERR_DATA ? err_set(e, ERR_DATA, "some runs FAILED (see basin runs "
-                                           "--status FAILED)")
-               : wrc >= 128 ? wrc : err_set(e, wrc, "a worker failed (see its [wN] message)");
+            rc = wrc >= 128 ? wrc : err_set(e, wrc, "a worker failed (see its [wN] message)");
         kids[k] = 0;
     }
     nkids = 0;
@@ -584,6 +753,39 @@ static int draw_plots(const exp_plan *p, const char *db, err *e)
             rc = err_set(e, prc, "[plots] %s: %s", v->key, pe.msg);
     }
     return rc;
+}
+
+/* The end of a run command whose workers returned rc: the database must still be the
+ * file registered (db0); runs left without an outcome are named (by a signal: exit 128
+ * + sig; after a worker's error: its code); FAILED runs are exit 1. */
+static int finish(ctx *c, const struct stat *db0, int rc, err *e)
+{
+    struct stat now_;
+    if (stat(c->o->db, &now_) != 0 || now_.st_dev != db0->st_dev || now_.st_ino != db0->st_ino)
+        return err_set(e, ERR_SYS, "%s: the database file was deleted, moved or replaced while "
+                       "basin run wrote it; its runs' rows are wherever the file went", c->o->db);
+    size_t left = 0, failed = 0;
+    err ue = {0};
+    if (c->ntodo && undone(c, &left, &failed, &ue))
+        return rc ? rc : err_set(e, ue.code, "%s", ue.msg);
+    if (left) {
+        char ids[200] = "";
+        for (size_t i = 0; i < left && strlen(ids) + 14 < sizeof ids; i++)
+            snprintf(ids + strlen(ids), sizeof ids - strlen(ids), " %.12s", c->todo[i]->id);
+        say(c, "left undone: %zu run%s without an outcome:%s%s", left, left > 1 ? "s" : "", ids,
+            strlen(ids) / 13 < left ? " ..." : "");
+    }
+    if (rc >= 128)
+        return err_set(e, rc, "interrupted by signal %d; run the same command again to resume",
+                       rc - 128);
+    if (rc)
+        return rc;
+    if (left)   /* cannot happen: await_others returns only when none is left */
+        return err_set(e, ERR_SYS, "%zu runs left undone", left);
+    if (failed)
+        return err_set(e, ERR_DATA, "%zu run%s FAILED (see basin runs --status FAILED)", failed,
+                       failed > 1 ? "s" : "");
+    return 0;
 }
 
 int cmd_run(int argc, char **argv, err *e)
@@ -672,6 +874,9 @@ int cmd_run(int argc, char **argv, err *e)
             mine[c.ntodo++] = mine[i];
         }
     }
+    struct stat db0;   /* the file the runs go to: it must stay there (store.h) */
+    if (!rc && stat(o.db, &db0) != 0)
+        rc = err_set(e, ERR_SYS, "%s: %s", o.db, strerror(errno));
     store_close(st);   /* never carried across fork */
     if (rc)
         goto out;
@@ -681,13 +886,15 @@ int cmd_run(int argc, char **argv, err *e)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);   /* a closed terminal or ssh session: as SIGTERM */
     c.t0 = now();
     if (c.ntodo)
         rc = o.jobs > 1 && c.ntodo > 1 ? fork_workers(&c, e) : worker(&c, e);
+    if (c.ntodo && !rc)
+        rc = await_others(&c, e);
     if (c.tty)
         fprintf(stderr, "\r\033[K");
-    if (rc >= 128)
-        err_set(e, rc, "interrupted by signal %d; run the same command again to resume", rc - 128);
+    rc = finish(&c, &db0, rc, e);
     if (!rc && o.nshards == 1)   /* a shard holds part of the runs: plot after the merge */
         rc = draw_plots(&p, o.db, e);
 out:

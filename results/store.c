@@ -52,6 +52,7 @@ const char *const store_metric_keys[][2] = {
     {"sharp_keskar", "Keskar's epsilon-sharpness, L-BFGS-B in a box (keskar)"},
     {"sharp_flatness", "GAM's first-order flatness rho * max ||grad L|| in the ball (flatness)"},
     {"peak_workspace_bytes", "peak autodiff workspace of the run (all graphs and threads: training, evaluations, probes)"},
+    {"probes_skipped", "probes of the step skipped because they failed numerically (a non-finite H v, loss or feature: a run blowing up); the run's message names the first"},
     {"backward_runs", "backward passes (gradient and HVP chunk runs) of the training steps (end of the run)"},
     {NULL, NULL},
 };
@@ -339,19 +340,17 @@ static int user_version(store *s, int *v, err *e)
     return rc == SQLITE_ROW ? 0 : db_err(s, rc, "PRAGMA user_version", e);
 }
 
-/* Bring the schema to STORE_SCHEMA_VERSION inside one BEGIN IMMEDIATE. */
-static int migrate(store *s, err *e)
+/* Refuse a schema version v this basin cannot work with: a newer one, a negative one,
+ * and 0 on a file with tables (a foreign database, never adopted). */
+static int known_version(store *s, int v, err *e)
 {
-    int v, rc = begin(s, e);
-    if (rc)
-        return rc;
-    rc = user_version(s, &v, e);
-    if (!rc && v > STORE_SCHEMA_VERSION)
-        rc = err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
-                     "use a newer basin", s->path, v, STORE_SCHEMA_VERSION);
-    if (!rc && v < 0)
-        rc = err_set(e, ERR_DATA, "%s: not a basin database (schema version %d)", s->path, v);
-    if (!rc && v == 0) {   /* a fresh file must be empty: do not adopt foreign databases */
+    if (v > STORE_SCHEMA_VERSION)
+        return err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
+                       "use a newer basin", s->path, v, STORE_SCHEMA_VERSION);
+    if (v < 0)
+        return err_set(e, ERR_DATA, "%s: not a basin database (schema version %d)", s->path, v);
+    int rc = 0;
+    if (v == 0) {
         sqlite3_stmt *st;
         rc = prep(s, "SELECT count(*) FROM sqlite_master", &st, e);
         if (!rc && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0)
@@ -359,6 +358,17 @@ static int migrate(store *s, err *e)
                          "basin schema version)", s->path);
         sqlite3_finalize(st);
     }
+    return rc;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION inside one BEGIN IMMEDIATE. */
+static int migrate(store *s, err *e)
+{
+    int v, rc = begin(s, e);
+    if (rc)
+        return rc;
+    rc = user_version(s, &v, e);
+    rc = rc ? rc : known_version(s, v, e);
     for (; !rc && v < STORE_SCHEMA_VERSION; v++) {
         char sql[64];
         rc = exec(s, migrations[v], e);
@@ -445,11 +455,9 @@ int store_open_read(const char *path, store **out, err *e)
             snprintf(s->path, sizeof s->path, "%s", path);
         rc = rc ? rc : user_version(s, &v, e);
     }
-    if (!rc && v > STORE_SCHEMA_VERSION)
-        rc = err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
-                     "use a newer basin", path, v, STORE_SCHEMA_VERSION);
-    else if (!rc && v <= 0)
-        rc = err_set(e, ERR_DATA, "%s: not a basin database (schema version %d)", path, v);
+    rc = rc ? rc : known_version(s, v, e);
+    if (!rc && v == 0)
+        rc = err_set(e, ERR_DATA, "%s: not a basin database (an empty file)", path);
     else if (!rc && v < STORE_SCHEMA_VERSION)
         rc = err_set(e, ERR_DATA, "%s: schema version %d is older than this basin's (%d) and "
                      "this command only reads; a command that writes migrates it in place "

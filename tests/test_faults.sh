@@ -11,6 +11,13 @@
 #      the database intact
 #   4. a full disk: exit 3 saying so, the database consistent; with space again
 #      the rerun completes every run with the uninterrupted run's rows
+#   5. issue 18's attack: a runner stopped (SIGSTOP) past the stale limit whose run is
+#      taken over by a second runner, killed, then continued: it writes nothing more,
+#      takes the run back and ends with every row; a live owner busy in a probe longer
+#      than the stale limit is not taken over; the database deleted or moved mid-run
+#      (exit 3); SIGHUP and SIGTERM during a long probe (INTERRUPTED within a second,
+#      the undone run named, the rerun's rows the uninterrupted run's); out of memory
+#      inside basin run (exit 3, resumable)
 # 3 and 4 use small tmpfs mounts (root), else chmod and `ulimit -f` (others).
 #
 #   sh tests/test_faults.sh ./basin        NKILL=15 FAULT_SEED=N to vary
@@ -199,6 +206,117 @@ check "full disk: with space again the rerun completes every run once" "$(tail -
 rows full/x.db >full.rows
 check "full disk: metric rows identical to the uninterrupted sweep's" "$(diff clean.rows full.rows | head -3 | tr '\n' ' ')" \
     cmp -s clean.rows full.rows
+
+# ---- 5. ownership, a database moved away, signals (issue 18) ------------------------------
+# one run of 30000 steps, a checkpoint every 500: about 10 s on one thread
+cat >long.ini <<'EOF2'
+[experiment]
+name = long
+seed = 1
+[data]
+data = blobs
+samples = 512
+[model]
+hidden = 256,256
+[optim]
+lr = 0.05
+[train]
+batch = 32
+steps = 30000
+checkpoint-every = 500
+EOF2
+lrows() { "$B" export --db "$1" --experiment long --table metrics | cut -d, -f1-5 | sort; }
+"$B" run long.ini --db lclean.db >lclean.log 2>&1
+lrows lclean.db >lclean.rows
+# finding 2: A stopped past the stale limit, B takes the run over and is killed, A goes on
+(BASIN_STALE_S=3 exec "$B" run long.ini --db take.db) >takeA.log 2>&1 &
+pa=$!
+sleep 2; kill -STOP $pa; sleep 4.5
+(BASIN_STALE_S=3 exec "$B" run long.ini --db take.db) >takeB.log 2>&1 &
+pb=$!
+sleep 2; kill -KILL $pb; wait $pb 2>/dev/null
+kill -CONT $pa; wait $pa; rc=$?
+check "takeover: B took the stale run over" "$(tr '\n' ' ' <takeB.log)" grep -q "resume .* from step" takeB.log
+check "takeover: A, continued, saw it lost the run and wrote nothing more" "$(tr '\n' ' ' <takeA.log)" \
+    grep -q "was taken over by pid $pb" takeA.log
+check "takeover: A exits 0 having taken the run back from dead B" "exit $rc: $(tail -n 2 takeA.log | tr '\n' ' ')" \
+    test $rc -eq 0 -a "$(q take.db "SELECT status FROM runs")" = COMPLETED
+lrows take.db >take.rows
+check "takeover: every row of the 30000 steps, bit-identical to an uninterrupted run" \
+    "$(q take.db "SELECT count(*) FROM metrics WHERE key = 'batch_loss'") batch_loss rows; $(diff lclean.rows take.rows | head -2 | tr '\n' ' ')" \
+    cmp -s lclean.rows take.rows
+# ... and a live owner busy in a probe longer than the stale limit is not taken over: its
+# heartbeat comes from a thread (a 2000-sample Hessian at step 0 takes about 5 s)
+sed 's/^steps = 30000/steps = 200/; s/^samples = 512/samples = 2000/' long.ini >busy.ini
+printf '[probes]\nhessian-every = 1000\nhessian-top = 8\nprobe-tol = 1e-9\n' >>busy.ini
+(BASIN_STALE_S=1 exec "$B" run busy.ini --db busy.db) >busyA.log 2>&1 &
+pa=$!
+sleep 2.5
+(BASIN_STALE_S=1 exec "$B" run busy.ini --db busy.db) >busyB.log 2>&1; rb=$?
+wait $pa; ra=$?
+check "takeover: a live owner busy in a long probe is not taken over (B waits for it)" \
+    "exits $ra, $rb; A: $(tr '\n' ' ' <busyA.log) B: $(tr '\n' ' ' <busyB.log)" \
+    sh -c "[ $ra -eq 0 -a $rb -eq 0 ] && grep -q COMPLETED busyA.log && ! grep -q 'COMPLETED\|resume' busyB.log"
+# finding 3: the database deleted, or moved, mid-run
+for how in rm mv; do
+    "$B" run f.ini --db gone.db --jobs 2 >gone.log 2>&1 &
+    pg=$!
+    sleep 1.5
+    if [ $how = rm ]; then rm -f gone.db gone.db-wal gone.db-shm; else mv gone.db moved.db; fi
+    wait $pg; rc=$?
+    check "database ${how}'d mid-run: exit 3 naming it" "exit $rc: $(tail -n 2 gone.log | tr '\n' ' ')" \
+        sys_error $rc "gone.db: the database file was" gone.log
+    rm -f gone.db* moved.db*
+done
+# finding 18: SIGHUP is SIGTERM; a long probe stops at its next HVP, and the rerun gives
+# the uninterrupted run's rows, probes included
+"$B" run busy.ini --db hclean.db >/dev/null 2>&1
+for sig in HUP:1 TERM:15; do
+    num=${sig#*:} sig=${sig%:*}
+    "$B" run busy.ini --db sig.db >sig.log 2>&1 &
+    ps_=$!
+    sleep 1.5   # inside the step-0 Hessian probe
+    t0_=$(date +%s.%N); kill -$sig $ps_; wait $ps_; rc=$?
+    dt=$(awk -v a="$t0_" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    want=$((128 + num))
+    check "SIG$sig: INTERRUPTED, exit $want, within a second of the signal (${dt}s)" \
+        "exit $rc: $(tail -n 2 sig.log | tr '\n' ' ')" \
+        sh -c "[ $rc -eq $want ] && [ \"\$(sqlite3 sig.db 'SELECT status FROM runs')\" = INTERRUPTED ] && awk -v d=$dt 'BEGIN { exit !(d < 1) }'"
+    check "SIG$sig: the runs left undone are named" "$(tail -n 3 sig.log | tr '\n' ' ')" grep -q "left undone: 1 run" sig.log
+done
+"$B" run busy.ini --db sig.db >>sig.log 2>&1; rc=$?
+for t_ in metrics hessian_eigs; do
+    "$B" export --db hclean.db --experiment long --table $t_ | cut -d, -f1-5 | sort >h1.rows
+    "$B" export --db sig.db --experiment long --table $t_ | cut -d, -f1-5 | sort >h2.rows
+    check "signals: the rerun's $t_ rows equal the uninterrupted run's (exit $rc)" \
+        "$(diff h1.rows h2.rows | head -2 | tr '\n' ' ')" cmp -s h1.rows h2.rows
+done
+
+# finding 14: out of memory inside basin run is exit 3 and leaves the run resumable
+cat >oom.ini <<'EOF2'
+[experiment]
+name = oom
+seed = 1
+[data]
+data = blobs
+samples = 20000
+[model]
+hidden = 512,512
+[optim]
+lr = 0.05
+[train]
+batch = 32
+steps = 40
+[probes]
+hessian-every = 20
+EOF2
+(ulimit -v 500000; OPENBLAS_NUM_THREADS=1 exec timeout 60 "$B" run oom.ini --db oom.db) >oom.log 2>&1; rc=$?
+check "out of memory in basin run: exit 3, the run INTERRUPTED (resumable), not FAILED" \
+    "exit $rc: $(q oom.db 'SELECT status, message FROM runs') $(tail -n 1 oom.log)" \
+    sh -c "[ $rc -eq 3 ] && [ \"\$(sqlite3 oom.db 'SELECT status FROM runs')\" = INTERRUPTED ] && grep -q 'out of memory' oom.log"
+"$B" run oom.ini --db oom.db >>oom.log 2>&1; rc=$?
+check "out of memory in basin run: with memory the rerun completes it" "exit $rc: $(tail -n 1 oom.log)" \
+    test $rc -eq 0 -a "$(q oom.db 'SELECT status FROM runs')" = COMPLETED
 
 echo "$np passed, $nf failed"
 [ "$nf" -eq 0 ]

@@ -235,8 +235,23 @@ expect "sweep: --shard 1/2 takes every 2nd run" 0 "shard 1/2: 3" "$B" run o1.ini
 check "sweep: shard 1/2 = runs 2, 4, 6" "$(tr '\n' ' ' <out)" \
     sh -c "[ \"\$(sed 1d out)\" = \"\$(sed -n '3p;5p;7p' d1)\" ]"
 expect "shard: --shard auto without Slurm" 2 "SLURM_ARRAY_TASK_ID" "$B" run o1.ini --dry-run --shard auto
-SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=0 \
+SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=1 \
     expect "shard: --shard auto from SLURM_ARRAY_*" 0 "shard 1/2: 3" "$B" run o1.ini --dry-run --shard auto
+# issue 18, finding 17: overflow, stepped and listed arrays, and ids that cannot be mapped
+expect "shard: i/N beyond int is refused, not wrapped" 2 "--shard: '0/99999999999' is not i/N" \
+    "$B" run o1.ini --dry-run --shard 0/99999999999
+expect "shard: a negative index is refused" 2 "is not i/N" "$B" run o1.ini --dry-run --shard -1/2
+SLURM_ARRAY_TASK_ID=4 SLURM_ARRAY_TASK_COUNT=4 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=6 \
+SLURM_ARRAY_TASK_STEP=2 expect "shard: --array=0-6:2, task 4 is shard 2/4" 0 "shard 2/4: 1" \
+    "$B" run o1.ini --dry-run --shard auto
+SLURM_ARRAY_TASK_ID=9 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=9 \
+    expect "shard: --array=1,5,9, task 9 is shard 2/3" 0 "shard 2/3: 2" "$B" run o1.ini --dry-run --shard auto
+SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=9 \
+    expect "shard: --array=1,2,9 cannot be mapped" 2 "are not evenly spaced|give --shard i/N" \
+    "$B" run o1.ini --dry-run --shard auto
+SLURM_ARRAY_TASK_ID=abc SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=1 \
+    expect "shard: SLURM_ARRAY_TASK_ID=abc is refused" 2 "SLURM_ARRAY_TASK_ID='abc' is not a whole number" \
+    "$B" run o1.ini --dry-run --shard auto
 
 # ---- 3. two workers x 20 runs ----------------------------------------------------------
 exp_file "lr = {0.01, 0.02, 0.03, 0.04, 0.05}" "steps = 12
@@ -302,6 +317,20 @@ exp_file "lr = {0.05, 1e6}" "steps = 200" >div.ini
 expect "diverged: sweep goes on, exit 0" 0 "DIVERGED|COMPLETED" "$B" run div.ini --db div.db
 expect "diverged: status recorded" 0 "DIVERGED|non-finite loss" "$B" runs --db div.db --status DIVERGED
 expect "diverged: not rerun" 0 "skip |: DIVERGED" "$B" run div.ini --db div.db
+# issue 18, finding 5: probes on a blowing-up run are skipped and recorded; the run is
+# DIVERGED, never FAILED, whatever probe is scheduled
+for pk in hessian trace density "sharpness-kind = sam" "sharpness-kind = average" \
+          "sharpness-kind = keskar" collapse; do
+    case $pk in sharpness*) pl="sharpness-every = 1
+$pk" ;; *) pl="$pk-every = 1" ;; esac
+    { exp_file "lr = 1e6" "steps = 40" | sed 's/^momentum = 0.9$//'; printf '[probes]\n%s\n' "$pl"; } >pdiv.ini
+    rm -f pdiv.db*
+    expect "diverged with $pk probes: DIVERGED, exit 0" 0 "DIVERGED|non-finite" "$B" run pdiv.ini --db pdiv.db
+    [ $HAVE_SQLITE -eq 0 ] || check "diverged with $pk probes: status DIVERGED" \
+        "$(q pdiv.db 'SELECT status, message FROM runs')" test "$(q pdiv.db 'SELECT status FROM runs')" = DIVERGED
+    [ $HAVE_SQLITE -eq 0 ] || [ "$pk" != hessian ] || check "diverged: the skipped probe is recorded (probes_skipped, the run's message)" \
+        "$(q pdiv.db "SELECT message FROM runs")" test "$(q pdiv.db "SELECT count(*) FROM metrics WHERE key = 'probes_skipped'") $(q pdiv.db "SELECT message LIKE '%1 probe skipped (the first at step % hessian: %' FROM runs")" = "1 1"
+done
 
 # ---- 8. shards merged twice: no duplicates ---------------------------------------------
 "$B" run w.ini --db s0.db --shard 0/2 >/dev/null 2>&1
