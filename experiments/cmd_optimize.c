@@ -16,9 +16,11 @@ int cmd_optimize(session *s, err *e)
     if (rc)
         return rc;
     model *m = s->m;
-    if (m->in_dim != 0 || m->n != 2)
-        return err_set(e, ERR_USAGE, "optimize: --function NAME is required (rosenbrock, beale, "
-                       "himmelblau, rastrigin, quadratic:a,b)");
+    if (m->in_dim != 0 || m->n != 2) {
+        char fns[256];
+        model_kind_list(0, fns, sizeof fns);
+        return err_set(e, ERR_USAGE, "optimize: --function NAME is required (%s)", fns);
+    }
     if (c->has_start) {
         s->theta[0] = c->start[0];
         s->theta[1] = c->start[1];

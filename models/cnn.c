@@ -24,7 +24,7 @@
  * normalization) and group-norm affine parameters ROLE_NORM, and initialize as
  * PyTorch: conv and linear weights and biases U(+-1/sqrt(fan_in)) with fan_in =
  * in*kh*kw (kaiming_uniform with a = sqrt(5)), norm weights 1 and biases 0. They run
- * on net.c's executor (impl.h's net_exec). */
+ * on exec.c's executor (impl.h's model_exec). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,18 +39,13 @@
 #define MAX_WIDTH 4096      /* channels and dense widths */
 
 typedef struct cnn {
-    net_exec x;             /* first: the executor reads m->impl as a net_exec */
+    model_exec x;             /* first: the executor reads m->impl as a model_exec */
     model_opts o;
     int resnet;
     ad_img in;              /* one sample */
     int bias;               /* linear layers (and cnn's convolutions) have biases */
     double fan[];           /* (nblocks) init: > 0 U(+-1/sqrt(fan)), 0 ones, -1 zeros */
 } cnn;
-
-int cnn_is(const char *kind)
-{
-    return strcmp(kind, "cnn") == 0 || strcmp(kind, "resnet") == 0;
-}
 
 /* --- graphs: the blocks table is read in theta order, as it was laid out --- */
 
@@ -279,9 +274,9 @@ static void lay_out(layout *L, const model_opts *o, int resnet, ad_img in)
     L->m->feat_dim = w;
 }
 
-int cnn_new(const model_opts *o, model **out, err *e)
+int cnn_new(const model_kind *k, const model_opts *o, model **out, err *e)
 {
-    int resnet = strcmp(o->kind, "resnet") == 0, rc;
+    int resnet = strcmp(k->name, "resnet") == 0, rc;
     ad_img in;
     if ((rc = image_of(o, &in, e)) || (rc = check_sizes(o, resnet, in, e)))
         return rc;
@@ -307,7 +302,7 @@ int cnn_new(const model_opts *o, model **out, err *e)
     m->n = L.n;
     m->in_dim = o->in_dim;
     m->out_dim = o->out_dim;
-    if ((rc = net_exec_start(m, e))) {
+    if ((rc = model_exec_start(m, e))) {
         model_free(m);
         return rc;
     }

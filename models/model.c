@@ -1,5 +1,5 @@
 /* model.c -- the model interface: checks shared by every implementation, then
- * dispatch through the method table (model.h). */
+ * dispatch through the method table (model.h). The kinds are registry.c's. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,27 +45,6 @@ void model_free(model *m)
         m->vt->free(m);
     free(m->blocks);
     free(m);
-}
-
-int model_kind_check(const char *kind, err *e)
-{
-    if (!kind || !*kind)
-        return err_set(e, ERR_USAGE, "model: no model kind given");
-    if (testfn_is(kind) || cnn_is(kind) || !strcmp(kind, "mlp") || !strcmp(kind, "logreg"))
-        return 0;
-    return err_set(e, ERR_USAGE, "model: unknown model '%s' (known: logreg, mlp, cnn, resnet, "
-                   "rosenbrock, beale, himmelblau, rastrigin, quadratic:a,b)", kind);
-}
-
-int model_new(const model_opts *o, model **out, err *e)
-{
-    *out = NULL;
-    int rc = model_kind_check(o->kind, e);
-    if (rc)
-        return rc;
-    if (testfn_is(o->kind))
-        return testfn_new(o, out, e);
-    return cnn_is(o->kind) ? cnn_new(o, out, e) : net_new(o, out, e);
 }
 
 int model_block_of(const model *m, size_t i)

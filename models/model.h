@@ -167,12 +167,51 @@ typedef struct model_opts {
  * default), cnn channels 6,16, resnet width 16, 9 blocks, skips on. */
 void model_opts_default(model_opts *o);
 
-/* 0 when `kind` names a model model_new builds, else ERR_USAGE naming it and the
- * known kinds (a test function's parameters are checked by model_new). */
+/* --- the model registry (models/registry.c): one row per --model kind, which every
+ * list of models (help texts, checks, suggestions, the options that apply) reads --- */
+typedef struct model_kind {
+    const char *name;       /* as --model spells it */
+    const char *args;       /* NULL, or the parameters after "name:" (quadratic's "a,b") */
+    int (*make)(const struct model_kind *k, const model_opts *o, model **out, err *e);
+    const void *def;        /* what make reads besides o (a test function's formulas) */
+    const char *options;    /* the model options (cfg.h) that apply to it, space-separated */
+    int data;               /* 1: a network trained on a data set; 0: a 2-D test function */
+    const char *help;
+} model_kind;
+
+extern const model_kind model_kinds[];
+extern const int model_nkinds;
+
+/* The row of `kind` ("mlp", "quadratic:1,10": the name before ':' for kinds with
+ * args); NULL when none. */
+const model_kind *model_kind_find(const char *kind);
+
+/* 0 when `kind` names a model model_new builds, else ERR_USAGE naming it, the nearest
+ * known kind and the list (a test function's parameters are checked by model_new). */
 int model_kind_check(const char *kind, err *e);
+
+/* "a, b, c": the names of the kinds with data == data (-1: all), args spelt out
+ * ("quadratic:a,b"), into buf. */
+void model_kind_list(int data, char *buf, size_t cap);
+
+/* 1 when model option `option` (a name of cfg's option table) applies to `kind`. */
+int model_option_applies(const char *kind, const char *option);
 
 /* Build the model named by o->kind. ERR_USAGE for unknown kinds or nonsense sizes. */
 int model_new(const model_opts *o, model **out, err *e);
+
+/* How a figure draws a 2-D test function: f as a gnuplot expression of x and y (its
+ * parameters substituted), a title, its global minimizer (has_min: a single one), its
+ * start and the window it is usually drawn in (x0, x1, y0, y1). */
+typedef struct model_fn {
+    char expr[256];
+    char title[128];
+    int has_min;
+    double min[2], start[2], win[4];
+} model_fn;
+
+/* The drawing of test function `kind`; ERR_USAGE when kind is not one. */
+int model_fn_info(const char *kind, model_fn *f, err *e);
 
 /* Index of the block that holds theta element i, or -1. */
 int model_block_of(const model *m, size_t i);

@@ -8,11 +8,13 @@
  *
  * Every derivative is analytic: grad and the 2x2 Hessian are closed forms, jvp is
  * grad . v computed directly (there is no backward pass to avoid), and hvp is the exact
- * H v. Each function's value, gradient, Hessian, start point and a known minimizer sit
- * together in one table row. The model owns one small state (m->impl): the table row
+ * H v. Each function's value, gradient, Hessian, start point, a known minimizer and
+ * its gnuplot form sit together in one testfn_def, which its row of the model registry
+ * (registry.c) points to. The model owns one small state (m->impl): the definition
  * and the parsed parameters; the state is read-only after construction, so the calls
  * are safe from several threads at once. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,16 +26,20 @@ typedef struct tf_pt {
     double x, y, a, b;
 } tf_pt;
 
-typedef struct tf_def {
-    const char *name;
+/* One test function (impl.h's testfn_def): its formulas, and how a figure draws it. */
+struct testfn_def {
     double (*f)(tf_pt p);
     void (*grad)(tf_pt p, double g[2]);  /* g = (df/dx, df/dy) */
     void (*hess)(tf_pt p, double h[3]);  /* h = (d2f/dx2, d2f/dxdy, d2f/dy2) */
     double start[2];                     /* model_init's theta; not a stationary point */
     double minimum[2];                   /* a global minimizer; f = 0 there for all five */
+    int has_min;                         /* 1: minimum is the only global minimizer */
     int nparam;                          /* numbers after "name:" in the kind string */
-    const char *params;                  /* their names, for messages */
-} tf_def;
+    const char *gp;                      /* f as a gnuplot expression of x and y, with the
+                                            parameters as A and B */
+    const char *title;                   /* its name and formula, for a figure */
+    double win[4];                       /* where it is usually drawn: x0, x1, y0, y1 */
+};
 
 /* Rosenbrock (1960): f = (1 - x)^2 + 100 (y - x^2)^2; a curved valley, min 0 at (1, 1). */
 static double rosen_f(tf_pt p)
@@ -167,49 +173,41 @@ static void quad_h(tf_pt p, double h[3])
     h[2] = p.b;
 }
 
-enum tf_kind { TF_ROSENBROCK = 0, TF_BEALE, TF_HIMMELBLAU, TF_RASTRIGIN, TF_QUADRATIC,
-               TF_COUNT };
-
 /* Start points. Rosenbrock: the classic (-1.2, 1). Beale: (1, 1.5), away from its
  * saddle at (0, 1) (f is constant along x = 0). Himmelblau: (0, 0), g = (-14, -22),
  * between the four basins. Rastrigin: (2.2, -1.7), off the integer lattice of local
  * minima and the half-integer ridges, so GD visibly falls into a local basin.
  * Quadratic: (1, 1). */
-static const tf_def tf_table[] = {
-    [TF_ROSENBROCK] = { "rosenbrock", rosen_f, rosen_g, rosen_h, { -1.2, 1 }, { 1, 1 }, 0, NULL },
-    [TF_BEALE]      = { "beale", beale_f, beale_g, beale_h, { 1, 1.5 }, { 3, 0.5 }, 0, NULL },
-    [TF_HIMMELBLAU] = { "himmelblau", himm_f, himm_g, himm_h, { 0, 0 }, { 3, 2 }, 0, NULL },
-    [TF_RASTRIGIN]  = { "rastrigin", rast_f, rast_g, rast_h, { 2.2, -1.7 }, { 0, 0 }, 0, NULL },
-    [TF_QUADRATIC]  = { "quadratic", quad_f, quad_g, quad_h, { 1, 1 }, { 0, 0 }, 2, "a,b" },
-};
-_Static_assert(sizeof tf_table / sizeof tf_table[0] == TF_COUNT, "one row per test function");
+const testfn_def testfn_rosenbrock = {
+    rosen_f, rosen_g, rosen_h, {-1.2, 1}, {1, 1}, 1, 0, "(1-x)**2 + 100*(y-x**2)**2",
+    "Rosenbrock  (1−x)² + 100(y−x²)²", {-2, 2, -1, 3}};
+const testfn_def testfn_beale = {
+    beale_f, beale_g, beale_h, {1, 1.5}, {3, 0.5}, 1, 0,
+    "(1.5-x+x*y)**2 + (2.25-x+x*y**2)**2 + (2.625-x+x*y**3)**2", "Beale", {-4.5, 4.5, -4.5, 4.5}};
+const testfn_def testfn_himmelblau = {
+    himm_f, himm_g, himm_h, {0, 0}, {3, 2}, 0, 0, "(x**2+y-11)**2 + (x+y**2-7)**2",
+    "Himmelblau  (x²+y−11)² + (x+y²−7)²", {-5, 5, -5, 5}};
+const testfn_def testfn_rastrigin = {
+    rast_f, rast_g, rast_h, {2.2, -1.7}, {0, 0}, 1, 0,
+    "20 + x**2 - 10*cos(2*pi*x) + y**2 - 10*cos(2*pi*y)", "Rastrigin (A = 10)",
+    {-5.12, 5.12, -5.12, 5.12}};
+const testfn_def testfn_quadratic = {
+    quad_f, quad_g, quad_h, {1, 1}, {0, 0}, 1, 2, "(A*x**2 + B*y**2)/2", "quadratic",
+    {-1e3, 1e3, -1e3, 1e3}};
 
 /* m->impl: the function and its parameters. */
 typedef struct tf_state {
-    const tf_def *def;
+    const testfn_def *def;
     double a, b;
 } tf_state;
 
-/* The table row whose family `kind` names: its exact name, or for parameterized
- * functions the name alone or followed by ':' (the parameters are checked later).
- * NULL when none. */
-static const tf_def *tf_find(const char *kind)
+/* Parse the d->nparam finite numbers of "name:p1,p2,..." (k->args names them) into c.
+ * ERR_USAGE naming `kind` when any is missing, malformed, non-finite, or followed by
+ * anything. */
+static int tf_parse(const model_kind *k, const char *kind, double c[2], err *e)
 {
-    for (int i = 0; kind && i < TF_COUNT; i++) {
-        const tf_def *d = &tf_table[i];
-        size_t len = strlen(d->name);
-        if (strncmp(kind, d->name, len) == 0
-            && (kind[len] == '\0' || (d->nparam > 0 && kind[len] == ':')))
-            return d;
-    }
-    return NULL;
-}
-
-/* Parse the d->nparam finite numbers of "name:p1,p2,..." into c. ERR_USAGE naming
- * `kind` when any is missing, malformed, non-finite, or followed by anything. */
-static int tf_parse(const tf_def *d, const char *kind, double c[2], err *e)
-{
-    const char *s = kind + strlen(d->name);
+    const testfn_def *d = k->def;
+    const char *s = kind + strlen(k->name);
     int i = 0;
     for (; i < d->nparam; i++) {
         char *end;
@@ -222,7 +220,7 @@ static int tf_parse(const tf_def *d, const char *kind, double c[2], err *e)
     }
     if (i < d->nparam || *s != '\0')
         return err_set(e, ERR_USAGE, "bad test function '%s': expected '%s:%s' with finite numbers",
-                       kind, d->name, d->params);
+                       kind, k->name, k->args);
     return 0;
 }
 
@@ -316,29 +314,16 @@ static const model_vt tf_vt = {
     .features = tf_features, .init = tf_init, .free = tf_free,
 };
 
-/* 1 when `kind` names a test function family -- "rosenbrock", "beale", "himmelblau",
- * "rastrigin", or "quadratic" alone or with ":..." -- so model_new() routes even a
- * malformed "quadratic:x,2" here and the user sees testfn_new()'s precise message.
- * 0 otherwise (also for NULL). */
-int testfn_is(const char *kind)
+/* Build the test function `kind` of row k: n = 2, one ROLE_WEIGHT block "xy" of shape
+ * {2}, in_dim 0, out_dim 1, feat_dim 0. ERR_USAGE (message naming the string) for
+ * malformed or non-finite quadratic parameters, or a kind longer than model.kind
+ * holds; ERR_SYS when out of memory. On success *out is the caller's, freed with
+ * model_free(); on failure *out is untouched. */
+int testfn_new(const model_kind *k, const model_opts *o, model **out, err *e)
 {
-    return tf_find(kind) != NULL;
-}
-
-/* Build the test function o->kind: n = 2, one ROLE_WEIGHT block "xy" of shape {2},
- * in_dim 0, out_dim 1, feat_dim 0. ERR_USAGE (message naming the string) for unknown
- * names, malformed or non-finite quadratic parameters, or a kind longer than
- * model.kind holds; ERR_SYS when out of memory. On success *out is the caller's, freed
- * with model_free(); on failure *out is untouched. */
-int testfn_new(const model_opts *o, model **out, err *e)
-{
-    const char *kind = o ? o->kind : NULL;
-    const tf_def *d = tf_find(kind);
-    if (!d)
-        return err_set(e, ERR_USAGE, "unknown test function '%s' (known: rosenbrock, beale, "
-                       "himmelblau, rastrigin, quadratic:a,b)", kind ? kind : "(null)");
+    const char *kind = o->kind;
     double c[2] = { 0, 0 };
-    int rc = tf_parse(d, kind, c, e);
+    int rc = tf_parse(k, kind, c, e);
     if (rc)
         return rc;
     size_t len = strlen(kind), cap = sizeof ((model *)0)->kind;
@@ -354,7 +339,7 @@ int testfn_new(const model_opts *o, model **out, err *e)
         model_free(m);
         return ERR_SYS;
     }
-    *s = (tf_state){ d, c[0], c[1] };
+    *s = (tf_state){ k->def, c[0], c[1] };
     m->vt = &tf_vt;
     m->impl = s;
     memcpy(m->kind, kind, len + 1);
@@ -365,5 +350,27 @@ int testfn_new(const model_opts *o, model **out, err *e)
     m->out_dim = 1;
     m->feat_dim = 0;
     *out = m;
+    return 0;
+}
+
+int testfn_info(const model_kind *k, const char *kind, model_fn *f, err *e)
+{
+    const testfn_def *d = k->def;
+    double c[2] = {0, 0};
+    int rc = tf_parse(k, kind, c, e);
+    if (rc)
+        return rc;
+    *f = (model_fn){.has_min = d->has_min && (!d->nparam || (c[0] > 0 && c[1] > 0)), .min = {d->minimum[0], d->minimum[1]},
+                    .start = {d->start[0], d->start[1]}};
+    memcpy(f->win, d->win, sizeof f->win);
+    size_t n = 0;
+    for (const char *p = d->gp; *p && n + 32 < sizeof f->expr; p++)
+        n += (size_t)(*p == 'A' || *p == 'B'
+                          ? snprintf(f->expr + n, sizeof f->expr - n, "%.17g", c[*p - 'A'])
+                          : snprintf(f->expr + n, sizeof f->expr - n, "%c", *p));
+    if (d->nparam)
+        snprintf(f->title, sizeof f->title, "%s  (%g x² + %g y²)/2", d->title, c[0], c[1]);
+    else
+        snprintf(f->title, sizeof f->title, "%s", d->title);
     return 0;
 }

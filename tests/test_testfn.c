@@ -43,7 +43,7 @@ static model *build(const char *kind, err *e)
 {
     model_opts o = { .kind = kind };
     model *m = NULL;
-    return testfn_new(&o, &m, e) ? NULL : m;
+    return model_new(&o, &m, e) ? NULL : m;
 }
 
 static double loss_at(model *m, double x, double y)
@@ -206,7 +206,7 @@ static void check_bad_kinds(void)
         model_opts o = { .kind = bad[i] };
         model *m = NULL;
         err e = { 0 };
-        int rc = testfn_new(&o, &m, &e);
+        int rc = model_new(&o, &m, &e);
         char name[128];
         snprintf(name, sizeof name, "bad kind '%s': ERR_USAGE naming it", bad[i]);
         CHECK(rc == ERR_USAGE && e.code == ERR_USAGE && m == NULL
@@ -220,16 +220,17 @@ static void check_is(void)
     static const struct { const char *kind; int is; } t[] = {
         { "rosenbrock", 1 }, { "beale", 1 }, { "himmelblau", 1 }, { "rastrigin", 1 },
         { "quadratic:1,10", 1 }, { "quadratic:-2.5,0.75", 1 },
-        /* the quadratic family, so model_new routes it here for the precise message */
+        /* the quadratic family, so model_new routes it to testfn_new's precise message */
         { "quadratic", 1 }, { "quadratic:x,2", 1 },
         { "rosenbrok", 0 }, { "rosenbrock2", 0 }, { "rosenbrock:1", 0 }, { "quadraticx", 0 },
         { "mlp", 0 }, { "logreg", 0 }, { "", 0 }, { NULL, 0 },
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char name[128];
-        snprintf(name, sizeof name, "testfn_is(%s) = %d", t[i].kind ? t[i].kind : "NULL",
-                 t[i].is);
-        int got = testfn_is(t[i].kind);
+        snprintf(name, sizeof name, "the registry's test function row of %s: %d",
+                 t[i].kind ? t[i].kind : "NULL", t[i].is);
+        const model_kind *k = model_kind_find(t[i].kind);
+        int got = k && !k->data;
         CHECK(got == t[i].is, name, "got %d", got);
     }
 }
