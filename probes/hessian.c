@@ -161,7 +161,12 @@ int hess_lanczos_new(size_t n, int max_iter, hess_lanczos **out, err *e)
     L->est = err_calloc(e, k, sizeof(double));
     L->s = err_calloc(e, k * k, sizeof(double));
     L->w = err_calloc(e, n, sizeof(double));
-    if (!L->q || !L->alpha || !L->beta || !L->ritz || !L->est || !L->s || !L->w) {
+    L->tri = err_calloc(e, k * k + k * k + k, sizeof(double));
+    L->ws = gsl_eigen_symmv_alloc(k);
+    if (!L->ws)
+        err_set(e, ERR_SYS, "lanczos: out of memory for the %zu x %zu tridiagonal", k, k);
+    if (!L->q || !L->alpha || !L->beta || !L->ritz || !L->est || !L->s || !L->w || !L->tri
+        || !L->ws) {
         hess_lanczos_free(L);
         return ERR_SYS;
     }
@@ -183,6 +188,9 @@ void hess_lanczos_free(hess_lanczos *L)
     free(L->est);
     free(L->s);
     free(L->w);
+    free(L->tri);
+    if (L->ws)
+        gsl_eigen_symmv_free(L->ws);
     free(L);
 }
 
@@ -208,35 +216,31 @@ int hess_lanczos_init(hess_lanczos *L, const double *v0, err *e)
     return 0;
 }
 
-/* Ritz values (ascending), vectors of T and residual estimates after m steps. */
+/* Ritz values (ascending), vectors of T and residual estimates after m steps, in the
+ * workspace made for max_iter steps (GSL reads only the m x m it is given). */
 static int ritz(hess_lanczos *L, err *e)
 {
     int m = L->m, rc = 0;
-    gsl_matrix *T = gsl_matrix_calloc((size_t)m, (size_t)m);
-    gsl_matrix *S = gsl_matrix_alloc((size_t)m, (size_t)m);
-    gsl_vector *ev = gsl_vector_alloc((size_t)m);
-    gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc((size_t)m);
-    if (!T || !S || !ev || !ws)
-        rc = err_set(e, ERR_SYS, "lanczos: out of memory for the %d x %d tridiagonal", m, m);
-    for (int j = 0; !rc && j < m; j++) {
-        gsl_matrix_set(T, (size_t)j, (size_t)j, L->alpha[j]);
-        if (j + 1 < m) {
-            gsl_matrix_set(T, (size_t)j, (size_t)j + 1, L->beta[j]);
-            gsl_matrix_set(T, (size_t)j + 1, (size_t)j, L->beta[j]);
-        }
+    size_t mm = (size_t)m * (size_t)m;
+    double *tb = L->tri, *sb = tb + mm, *eb = sb + mm;
+    memset(tb, 0, mm * sizeof *tb);
+    gsl_matrix_view T = gsl_matrix_view_array(tb, (size_t)m, (size_t)m);
+    gsl_matrix_view S = gsl_matrix_view_array(sb, (size_t)m, (size_t)m);
+    gsl_vector_view ev = gsl_vector_view_array(eb, (size_t)m);
+    for (int j = 0; j < m; j++) {
+        tb[(size_t)j * m + j] = L->alpha[j];
+        if (j + 1 < m)
+            tb[(size_t)j * m + j + 1] = tb[(size_t)(j + 1) * m + j] = L->beta[j];
     }
-    if (!rc && (gsl_eigen_symmv(T, ev, S, ws) || gsl_eigen_symmv_sort(ev, S, GSL_EIGEN_SORT_VAL_ASC)))
+    if (gsl_eigen_symmv(&T.matrix, &ev.vector, &S.matrix, L->ws)
+        || gsl_eigen_symmv_sort(&ev.vector, &S.matrix, GSL_EIGEN_SORT_VAL_ASC))
         rc = err_set(e, ERR_DATA, "lanczos: the tridiagonal eigenproblem failed (non-finite T?)");
     for (int i = 0; !rc && i < m; i++) {
-        L->ritz[i] = gsl_vector_get(ev, (size_t)i);
+        L->ritz[i] = eb[i];
         for (int j = 0; j < m; j++)
-            L->s[j * m + i] = gsl_matrix_get(S, (size_t)j, (size_t)i);
+            L->s[j * m + i] = sb[(size_t)j * m + i];
         L->est[i] = L->beta[m - 1] * fabs(L->s[(m - 1) * m + i]);
     }
-    gsl_eigen_symmv_free(ws);
-    gsl_vector_free(ev);
-    gsl_matrix_free(S);
-    gsl_matrix_free(T);
     return rc;
 }
 

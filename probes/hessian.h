@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_rng.h>
 
 #include "../core/err.h"
@@ -85,6 +86,9 @@ typedef struct hess_lanczos {
     double *alpha, *beta; /* (max_iter) */
     double *ritz, *s, *est;
     double *w;            /* (n) work */
+    double *tri;          /* (2 max_iter^2 + max_iter) the Ritz step's T, its vectors and
+                             values */
+    gsl_eigen_symmv_workspace *ws;   /* for max_iter (GSL's, reused every step) */
 } hess_lanczos;
 
 /* A Lanczos workspace for operators of size n and at most max_iter steps. */
