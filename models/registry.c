@@ -64,8 +64,8 @@ int model_kind_check(const char *kind, err *e)
     model_kind_list(-1, known, sizeof known);
     const char *near = names_nearest(kind, &model_kinds[0].name, (size_t)model_nkinds,
                                      sizeof model_kinds[0]);
-    return err_set(e, ERR_USAGE, "model: unknown model '%s'%s%s%s (known: %s)", kind,
-                   near ? " (did you mean " : "", near ? near : "", near ? "?)" : "", known);
+    return err_set(e, ERR_USAGE, "model: unknown model '%s' (known: %s)%s%s%s", kind, known,
+                   near ? "; did you mean " : "", near ? near : "", near ? "?" : "");
 }
 
 int model_option_applies(const char *kind, const char *option)

@@ -6,7 +6,8 @@
 # (identical metric rows but wall time), DIVERGED runs, shards merged twice (no
 # duplicates), runs/show/compare/export, probes during training (the training rows
 # identical with and without them; eigenvalue, trace, density, sharpness and
-# edge-of-stability rows), probe commands on a run's snapshot (--init RUN@STEP, --db).
+# edge-of-stability rows), probe commands on a run's snapshot (--init RUN@STEP, --db);
+# run ids unchanged since they were frozen (tests/ids).
 #
 #   sh tests/test_runner.sh ./basin
 #
@@ -16,6 +17,7 @@ set -u
 
 B=${1:-./basin}
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
+ROOT=$(cd "$(dirname "$0")/.." && pwd)   # the source tree: experiment files, fixtures
 if [ ! -x "$B" ]; then
     echo "FAIL setup: $B is not an executable"
     echo "0 passed, 1 failed"
@@ -252,6 +254,19 @@ SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRA
 SLURM_ARRAY_TASK_ID=abc SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=1 \
     expect "shard: SLURM_ARRAY_TASK_ID=abc is refused" 2 "SLURM_ARRAY_TASK_ID='abc' is not a whole number" \
     "$B" run o1.ini --dry-run --shard auto
+
+# run ids are stable (tests/ids/README.md): every shipped experiment file and the
+# fixtures of tests/ids give the ids recorded in tests/ids/v1.txt
+ids_() { grep -E '^[0-9a-f]{12}  ' | cut -c1-12; }
+bad_=""
+for f_ in "$ROOT"/experiments/*.ini "$ROOT"/tests/ids/*.ini; do
+    rel_=${f_#"$ROOT"/}
+    want_=$(awk -v f="# $rel_" '$0 == f { on = 1; next } /^# / { on = 0 } on' "$ROOT/tests/ids/v1.txt" | ids_)
+    got_=$("$B" run "$f_" --dry-run 2>&1 | ids_)
+    [ -n "$want_" ] || bad_="$bad_ $rel_ (not in v1.txt);"
+    [ "$want_" = "$got_" ] || bad_="$bad_ $rel_;"
+done
+check "ids: every shipped file's and tests/ids' run ids as recorded in tests/ids/v1.txt" "$bad_" test -z "$bad_"
 
 # ---- 3. two workers x 20 runs ----------------------------------------------------------
 exp_file "lr = {0.01, 0.02, 0.03, 0.04, 0.05}" "steps = 12
