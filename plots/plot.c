@@ -60,20 +60,48 @@ static const char *num(double v)
     return b;
 }
 
-/* s with every ' doubled: the inside of a gnuplot single-quoted string. */
-static const char *quote(const char *s)
+/* s made safe for one line of gnuplot text, in a ring of 4 buffers (at most 4 in one
+ * printf), long enough for any path (4096 bytes) with every byte doubled. A newline in
+ * a script ends the command and starts another (`!cmd`, `system "cmd"`), in a data
+ * file it starts a row: every control character (below 0x20, and 0x7f) becomes '?'.
+ * With `dbl`, every ' is doubled: the inside of a gnuplot single-quoted string, in
+ * which nothing else is special (no backslash escapes, no `command` or @macro
+ * substitution; tests/test_plot.c renders backslashes, backquotes and @ in titles). */
+static const char *text(const char *s, int dbl)
 {
-    static char ring[4][1024];
+    static char ring[4][2 * 4096 + 8];
     static int k;
     char *b = ring[k++ & 3];
     size_t j = 0;
     for (; *s && j + 2 < sizeof ring[0]; s++) {
-        if (*s == '\'')
+        unsigned char ch = (unsigned char)*s;
+        if (dbl && ch == '\'')
             b[j++] = '\'';
-        b[j++] = *s;
+        b[j++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
     }
     b[j] = 0;
     return b;
+}
+
+/* s as the inside of a gnuplot single-quoted string. */
+static const char *quote(const char *s)
+{
+    return text(s, 1);
+}
+
+/* s as the text of a data file's comment or string column: one line. */
+static const char *plain(const char *s)
+{
+    return text(s, 0);
+}
+
+/* The first control character of s (as in text()), 0 when there is none. */
+static int control_char(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return (unsigned char)*s;
+    return 0;
 }
 
 /* --- the store --- */
@@ -469,7 +497,7 @@ static int kind_curves(ctx *c, err *e)
             continue;
         }
         qsort(p, np, sizeof *p, cmp_pt);
-        fprintf(f, "%s# %s\n# x mean std n lo hi\n", drawn ? "\n\n" : "", c->r[gi].label);
+        fprintf(f, "%s# %s\n# x mean std n lo hi\n", drawn ? "\n\n" : "", plain(c->r[gi].label));
         for (size_t a = 0, b; a < np; a = b) {
             double mean = 0, ep = 0, ss = 0;
             for (b = a; b < np && p[b].step == p[a].step; b++) {
@@ -576,7 +604,7 @@ static int kind_sharpness(ctx *c, err *e)
         while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
             long s = sqlite3_column_int64(ls, 0);
             if (!has[i])   /* data sets only for runs with eigenvalues */
-                fprintf(f, "%s# %s: step lambda_max\n", nset++ ? "\n\n" : "", r->rlabel);
+                fprintf(f, "%s# %s: step lambda_max\n", nset++ ? "\n\n" : "", plain(r->rlabel));
             s0 = has[i] ? s0 : s;
             s1 = s;
             has[i] = 1;
@@ -591,7 +619,8 @@ static int kind_sharpness(ctx *c, err *e)
             break;
         if (!has[i] || !gd[i])   /* no 2/eta for adaptive rules: no threshold data set */
             continue;
-        fprintf(f, "\n\n# %s: step 2/eta (2+2beta)/eta, beta = %s\n", r->rlabel, num(beta[i]));
+        fprintf(f, "\n\n# %s: step 2/eta (2+2beta)/eta, beta = %s\n", plain(r->rlabel),
+                num(beta[i]));
         /* eta per step when the schedule was logged, else the lr parameter */
         sqlite3_bind_text(lr, 1, r->id, -1, SQLITE_STATIC);
         while ((rc = sqlite3_step(lr)) == SQLITE_ROW) {
@@ -714,7 +743,8 @@ static int kind_spectrum(ctx *c, err *e)
             d[p] = v;
             sum += v;
         }
-        fprintf(f, "%s# %s, step %ld: lambda density\n", idx ? "\n\n" : "", r->rlabel, step);
+        fprintf(f, "%s# %s, step %ld: lambda density\n", idx ? "\n\n" : "", plain(r->rlabel),
+                step);
         for (int p = 0; p < SPEC_POINTS; p++) {
             d[p] /= sum * dx;
             peak = fmax(peak, d[p]);
@@ -796,7 +826,7 @@ static int kind_collapse(ctx *c, err *e)
             while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 if (pass && !has[i])   /* data sets only for runs with rows */
                     fprintf(f, "%s# %s: %s nc1 nc2 nc3 nc4\n", idx++ ? "\n\n" : "",
-                            c->r[i].rlabel, epoch ? "epoch" : "step");
+                            plain(c->r[i].rlabel), epoch ? "epoch" : "step");
                 has[i] = 1;
                 if (!pass) {
                     epoch &= sqlite3_column_type(st, 1) != SQLITE_NULL;
@@ -948,7 +978,7 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
     }
     sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, lg->grid);
-    fprintf(f, "# PCA trajectory of %s: x y loss\n", r->rlabel);
+    fprintf(f, "# PCA trajectory of %s: x y loss\n", plain(r->rlabel));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ntraj++;
         fprintf(f, "%s %s %s\n", num(dcol(st, 0)), num(dcol(st, 1)), num(dcol(st, 2)));
@@ -962,7 +992,7 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
     preamble(c, c->o->surface ? 900 : 820, c->o->surface ? 700 : 720);
     FILE *g = c->gp;
     fprintf(g, "set title 'Loss landscape: %s, step %ld (%s split)'\n", quote(r->rlabel),
-            lg->step, lg->split);
+            lg->step, quote(lg->split));
     if (lg->pca)    /* the explained variance, as the reference's plot_contour_trajectory */
         fprintf(g, "set xlabel '1st PC: %.2f %%'\nset ylabel '2nd PC: %.2f %%'\n",
                 100 * lg->explained[0], 100 * lg->explained[1]);
@@ -1015,7 +1045,7 @@ static int kind_landscape(ctx *c, err *e)
         use[i] = found[i] && lg[i].ny == 1;
         if (!use[i])
             continue;
-        fprintf(f, "%s# %s, grid %d: alpha loss acc\n", idx++ ? "\n\n" : "", c->r[i].rlabel,
+        fprintf(f, "%s# %s, grid %d: alpha loss acc\n", idx++ ? "\n\n" : "", plain(c->r[i].rlabel),
                 lg[i].grid);
         rc = write_grid(c, &c->r[i], &lg[i], f, &lmin, &lmax, &hasacc, e);
     }
@@ -1030,7 +1060,7 @@ static int kind_landscape(ctx *c, err *e)
     fprintf(g, "set title '1-D loss landscape along a %s direction (%s split, step %ld)'\n"
                "set xlabel 'α  (distance along the direction)'\nset ylabel 'loss'\n%s"
                "set key top center\n",
-            norm_text(lg[first].norm), lg[first].split, lg[first].step,
+            norm_text(lg[first].norm), quote(lg[first].split), lg[first].step,
             c->o->logy && lmin > 0 ? "set logscale y\n" : "");
     if (hasacc)
         fprintf(g, "set y2label 'accuracy (fraction)'\nset y2tics nomirror\nset y2range [0:1.05]\n"
@@ -1222,7 +1252,7 @@ static int kind_interp(ctx *c, err *e)
     char notes[8192] = "";
     for (int l = 0; !rc && l < n; l++) {
         iline *L = &v[l];
-        fprintf(f, "%s# %s: alpha loss error\n", l ? "\n\n" : "", L->label);
+        fprintf(f, "%s# %s: alpha loss error\n", l ? "\n\n" : "", plain(L->label));
         for (int k = 0; k < L->n; k++) {
             fprintf(f, "%s %s %s\n", num(L->a[k]), num(L->l[k]), num(L->err[k]));
             hasacc |= isfinite(L->err[k]);
@@ -1354,7 +1384,7 @@ static int kind_race(ctx *c, err *e)
         sqlite3_bind_text(st, 1, c->r[i].id, -1, SQLITE_STATIC);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (!T.n)   /* a block only for runs with a trajectory */
-                fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", T.label);
+                fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", plain(T.label));
             double x = dcol(st, 1), y = dcol(st, 2);
             fprintf(f, "%lld %s %s %s\n", sqlite3_column_int64(st, 0), num(x), num(y),
                     num(dcol(st, 3)));
@@ -1375,7 +1405,7 @@ static int kind_race(ctx *c, err *e)
         track T = {.dash = 1};
         snprintf(T.label, sizeof T.label, "%.*s", stem(base), base);
         T.rgb = style_optim_known(T.label) ? style_optim_rgb(T.label) : style_cycle_rgb(k);
-        fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", T.label);
+        fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", plain(T.label));
         if (!(rc = copy_race_csv(p, f, &T.n, box, e)) && T.n)
             t[nt++] = T;
     }
@@ -1458,7 +1488,7 @@ static int kind_compare(ctx *c, err *e)
                  "ORDER BY step DESC LIMIT 1", &st, e);
     size_t tot = 0;
     fprintf(f, "# i mean std n rgb label\n");
-    fprintf(s, "# i value (each run's final %s)\n", key);
+    fprintf(s, "# i value (each run's final %s)\n", plain(key));
     for (int gi = 0; !rc && gi < c->n; gi++) {
         if (first[gi] != gi)
             continue;
@@ -1484,8 +1514,8 @@ static int kind_compare(ctx *c, err *e)
             fprintf(s, "%d %s\n", idx, num(v[k]));
         }
         char lab[256];
-        snprintf(lab, sizeof lab, "%s", c->r[gi].label);
-        for (char *p = lab; *p; p++)
+        snprintf(lab, sizeof lab, "%s", plain(c->r[gi].label));
+        for (char *p = lab; *p; p++)   /* the label is a "string" column */
             *p = *p == '"' ? '\'' : *p;
         tot += strlen(lab);
         fprintf(f, "%d %s %s %d %u \"%s\"\n", idx, num(mean), num(n > 1 ? sqrt(ss / (n - 1)) : 0),
@@ -1553,6 +1583,9 @@ int plot_opts_check(const plot_opts *o, err *e)
     if (o->out && strcmp(x, "png") && strcmp(x, "svg") && strcmp(x, "pdf") && strcmp(x, "gif"))
         return err_set(e, ERR_USAGE, "--out %s: the extension chooses the format: "
                        ".png, .svg or .pdf (.gif: race, animated)", o->out);
+    if (control_char(o->out))   /* the script names the output: one line */
+        return err_set(e, ERR_USAGE, "--out: the file name holds the control character 0x%02x",
+                       control_char(o->out));
     if (!strcmp(x, "gif") && strcmp(o->kind, "race"))
         return err_set(e, ERR_USAGE, "--out %s: animated GIF is for race only", o->out);
     if (o->ncsv && strcmp(o->kind, "interp") && strcmp(o->kind, "race"))
