@@ -363,8 +363,9 @@ static int data_csv_is_header(char *line)
 }
 
 /* Read a CSV file: one sample per line, the label first, then the features, separated
- * by commas. A first line whose first field is not a number is a header and skipped;
- * blank lines are skipped; lines may be of any length. */
+ * by commas. A UTF-8 byte-order mark is dropped (as the experiment-file reader does);
+ * a first line whose first field is not a number is then a header and skipped; blank
+ * lines are skipped; lines may be of any length. */
 static int data_csv_load(const char *path, data **out, err *e)
 {
     *out = NULL;
@@ -380,6 +381,10 @@ static int data_csv_load(const char *path, data **out, err *e)
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
+        if (first && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) {
+            memmove(line, line + 3, (size_t)len - 2);   /* a UTF-8 byte-order mark */
+            len -= 3;
+        }
         if (!len)
             continue;
         if (first) {

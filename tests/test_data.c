@@ -427,6 +427,21 @@ static void test_csv(void)
               && !memcmp(h->y, d->y, 3 * sizeof *d->y),
           "csv with a header, CRLF and blank lines", "rc %d: %s", rc, e.msg);
     data_free(h);
+    /* a UTF-8 byte-order mark (spreadsheets write one) and no header: every row is data */
+    write_text(tpath("bom.csv"), "\xEF\xBB\xBF" "0,1.5,2\n2,-3,4e2\n1, 0.25 ,0\n");
+    write_text(tpath("bomh.csv"), "\xEF\xBB\xBF" "label,f1,f2\n0,1.5,2\n2,-3,4e2\n1,0.25,0\n");
+    snprintf(spec, sizeof spec, "csv:%s", tpath("bom.csv"));
+    rc = load(&o, &h, &e);
+    CHECK(!rc && h->n == 3 && h->d == 2 && !memcmp(h->x, want, sizeof want)
+              && !memcmp(h->y, d->y, 3 * sizeof *d->y),
+          "csv with a byte-order mark and no header keeps its first row", "rc %d: %s n %zu",
+          rc, e.msg, rc ? 0 : h->n);
+    data_free(h);
+    snprintf(spec, sizeof spec, "csv:%s", tpath("bomh.csv"));
+    rc = load(&o, &h, &e);
+    CHECK(!rc && h->n == 3 && !memcmp(h->x, want, sizeof want),
+          "csv with a byte-order mark and a header", "rc %d: %s", rc, e.msg);
+    data_free(h);
     data_free(d);
 
     /* Lines of 3000 features (~25 KB each). */
