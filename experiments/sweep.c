@@ -189,13 +189,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Split the sweep `{...}` of entry v into items stored in *arena. */
-static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *used,
-                       axis *a, err *e)
+/* Split the sweep `{...}` of entry v into items stored in *arena; body (strlen(v->value)
+ * - 1 bytes, the heap's: a value may be megabytes) is the caller's scratch. */
+static int split_body(const ini *f, const ini_entry *v, char *body, char **arena,
+                      size_t *used, axis *a, err *e)
 {
     const char *s = v->value;
     size_t len = strlen(s);
-    char body[len + 1];
     memcpy(body, s + 1, len - 2);
     body[len - 2] = 0;
     long lo, hi;
@@ -216,9 +216,13 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
     }
     char sep = strchr(body, ';') ? ';' : ',';
     if (!a->n) {
-        a->n = 1;
+        size_t items = 1;
         for (char *p = body; *p; p++)
-            a->n += *p == sep;
+            items += *p == sep;
+        if (items > EXP_MAX_RUNS)
+            return err_set(e, ERR_USAGE, "%s:%d: %s: the sweep has %zu values; at most %d",
+                           f->path, v->line, v->key, items, EXP_MAX_RUNS);
+        a->n = (int)items;
     }
     a->items = calloc((size_t)a->n, sizeof *a->items);
     size_t need = *used + len + 24 * (size_t)a->n + 1;
@@ -269,6 +273,17 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
         }
     free(sorted);
     return 0;
+}
+
+static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *used,
+                       axis *a, err *e)
+{
+    char *body = malloc(strlen(v->value));
+    if (!body)
+        return err_set(e, ERR_SYS, "out of memory");
+    int rc = split_body(f, v, body, arena, used, a, e);
+    free(body);
+    return rc;
 }
 
 static int cmp_axis(const void *a, const void *b)
