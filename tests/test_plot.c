@@ -652,6 +652,42 @@ static void test_hostile(void)
     store_close(s);
 }
 
+/* A selection of 120000 runs (one seed group, no grid): drawing state per run on the
+ * stack (lgrid lg[n], about 11 MB) overflowed it; the heap's answer is ERR_DATA. */
+static void test_many_runs(void)
+{
+    enum { NMANY = 120000 };
+    char db[400];
+    err e = {0};
+    snprintf(db, sizeof db, "%s/many.db", dir);
+    store *s = NULL;
+    store_run *runs = calloc(NMANY, sizeof *runs);
+    char (*id)[65] = calloc(NMANY, sizeof *id);
+    int rc = runs && id ? store_open(db, &s, &e) : err_set(&e, ERR_SYS, "out of memory");
+    for (int i = 0; !rc && i < NMANY; i++) {
+        snprintf(id[i], sizeof id[i], "%064x", i + 1);
+        runs[i] = (store_run){id[i], "many", "9c", "cfg", "", (uint64_t)i, 1, 0, NULL, NULL};
+    }
+    rc = rc ? rc : store_experiment_put(s, "many", "many.ini", "", &e);
+    rc = rc ? rc : store_runs_register(s, runs, NMANY, &e);
+    CHECK(rc == 0, "many runs: a store of 120000 runs", "%s", e.msg);
+    if (!rc) {
+        plot_opts o;
+        plot_opts_default(&o);
+        o.kind = "landscape";
+        char sub[400];
+        snprintf(sub, sizeof sub, "%s/many", dir);
+        o.emit_dir = sub;
+        rc = plot_render(s, &o, &e);
+        CHECK(rc == ERR_DATA && strstr(e.msg, "no landscape grid"),
+              "many runs: landscape of 120000 runs is ERR_DATA (no stack arrays)", "rc %d %s", rc,
+              e.msg);
+    }
+    store_close(s);
+    free(runs);
+    free(id);
+}
+
 /* PATH without gnuplot: ERR_SYS (exit status 3) naming gnuplot-nox, from the library
  * and from the basin command. */
 static void test_missing(const char *db)
@@ -703,6 +739,7 @@ int main(void)
         test_missing(db);
     }
     test_hostile();
+    test_many_runs();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (getenv("BASIN_KEEP_TEST"))   /* to look at the fixture's scripts and pictures */
