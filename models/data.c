@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "data.h"
+#include "../core/ad.h"
 #include "../core/rng.h"
 
 #define DATA_PATH_MAX 4096
@@ -295,7 +296,8 @@ static int data_parse_number(const char *s, double *v)
     return *end ? -1 : 0;
 }
 
-/* s as a label: a decimal integer in [0, INT_MAX) followed by nothing but blanks. */
+/* s as a label: a decimal integer >= 0 followed by nothing but blanks (0), beyond the
+ * classes a loss takes (1: it is in [AD_MAX_CLASSES, INT_MAX)), or not (-1). */
 static int data_parse_label(const char *s, int *v)
 {
     char *end;
@@ -305,7 +307,7 @@ static int data_parse_label(const char *s, int *v)
         return -1;
     end += strspn(end, " \t");
     *v = (int)l;
-    return *end ? -1 : 0;
+    return *end ? -1 : l >= AD_MAX_CLASSES;
 }
 
 /* Append the row in `line` (NUL-terminated, no newline; split in place) to d.
@@ -336,7 +338,12 @@ static int data_csv_row(const char *path, size_t lineno, char *line, data *d, si
     for (size_t col = 1; col <= ncol; col++) {
         char *end = field + strcspn(field, ",");
         *end = '\0';
-        if (col == 1 && data_parse_label(field, &y[d->n]))
+        int lab = col == 1 ? data_parse_label(field, &y[d->n]) : 0;
+        if (lab > 0)
+            return err_set(e, ERR_DATA, "%s:%zu: column 1: label '%.40s' is out of range: at "
+                           "most %d classes (labels 0 to %d)", path, lineno, field,
+                           AD_MAX_CLASSES, AD_MAX_CLASSES - 1);
+        if (lab < 0)
             return err_set(e, ERR_DATA, "%s:%zu: column 1: label '%.40s' is not a non-negative "
                            "integer", path, lineno, field);
         if (col > 1 && data_parse_number(field, &x[col - 2]))

@@ -475,6 +475,8 @@ static void test_csv(void)
         { "csv: negative label", "neg.csv", "0,1\n-1,2\n", "neg.csv:2", "label '-1'" },
         { "csv: non-integer label", "frac.csv", "1.5,2\n", "frac.csv:1", "label '1.5'" },
         { "csv: label only", "one.csv", "1\n2\n", "one.csv:1", "1 columns" },
+        { "csv: a label beyond the 4096 classes a loss takes", "big.csv", "4095,1\n4096,2\n",
+          "big.csv:2", "label '4096' is out of range: at most 4096 classes" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         write_text(tpath(bad[i].file), bad[i].text);
