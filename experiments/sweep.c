@@ -477,6 +477,22 @@ static int resolve(exp_plan *p, const axis *ax, int nax, const int *ix, exp_run 
     return rc;
 }
 
+/* Whether `s` (an experiment or a [plots] name) may be part of a figure's file name,
+ * DIR/EXPERIMENT-PLOT.png, without leaving DIR or hiding the file: 0 when it may, else -1
+ * with what is wrong in why ("holds a '/'", ...; the name itself only where it prints). */
+static int file_part(const char *s, char *why, size_t cap)
+{
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return snprintf(why, cap, "holds the control character 0x%02x", (unsigned char)*c),
+                   -1;
+    if (strchr(s, '/'))
+        return snprintf(why, cap, "'%s' holds a '/'", s), -1;
+    if (s[0] == '.')
+        return snprintf(why, cap, "'%s' starts with '.'", s), -1;
+    return 0;
+}
+
 /* Check every entry's section and key; collect the axes. */
 static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
 {
@@ -494,7 +510,11 @@ static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
     for (size_t i = 0; i < f->n; i++) {
         const ini_entry *v = &f->v[i];
         int s = section_index(v->section);
+        char why[300];
         if (!strcmp(v->section, "plots")) {
+            if (strcmp(v->key, "dir") && file_part(v->key, why, sizeof why))
+                return err_set(e, ERR_USAGE, "%s:%d: [plots]: the plot name %s (figures are "
+                               "DIR/EXPERIMENT-NAME.png)", f->path, v->line, why);
             if (strcmp(v->key, "dir") && exp_plot(v->value, "x", "x.db", "x.png", 1, e))
                 return err_wrap(e, "%s:%d: [plots] %s", f->path, v->line, v->key);
             continue;
@@ -528,6 +548,13 @@ static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
             (*nax)++;
             if (rc)
                 return rc;
+        }
+        if (strcmp(v->key, "name") == 0 && file_part(v->value, why, sizeof why)) {
+            if (!v->line)
+                return err_set(e, ERR_USAGE, "%s: --set name: the experiment name %s (figures "
+                               "are DIR/NAME-PLOT.png)", f->path, why);
+            return err_set(e, ERR_USAGE, "%s:%d: the experiment name %s (figures are "
+                           "DIR/NAME-PLOT.png)", f->path, v->line, why);
         }
         if (strcmp(v->key, "name") == 0)
             p->name = v->value;
