@@ -273,6 +273,25 @@ expect "bad: --samples 100000 of 60000" 1 "100000|60000" "$B" eval --samples 100
 expect "bad: idx:DIR without files" 1 "empty/train-images-idx3-ubyte" "$B" eval --data idx:empty
 expect "sys: --save into a missing directory -> 3" 3 "$T/no/dir/x.npy" \
     "$B" train --model rosenbrock --lr 0.001 --steps 3 --quiet --save "$T/no/dir/x.npy"
+# paths longer than a message (1 KB): the path is shortened in the middle, the reason kept
+LONG=$T$(awk 'BEGIN { for (i = 0; i < 8; i++) { printf "/"; for (j = 0; j < 250; j++) printf "d" } }')
+expect "long path: --db of 2 KB, no such database" 1 "$T/ddd|ddd/x.db: no such database" \
+    "$B" runs --db "$LONG/x.db"
+printf '[experiment]\nname = deep\n[data]\ndata = blobs\nsamples = 16\n[model]\nhidden = 2\n[train]\nsteps = 1\n' >deep.ini
+# (SQLite opens no path over 512 bytes: exit 3, with its reason)
+expect "long path: run --db 2 KB deep -> 3, the reason kept" 3 \
+    "$T/ddd|ddd/run/x.db: cannot open: unable to open database file" \
+    "$B" run deep.ini --db "$LONG/run/x.db"
+check "long path: run made the --db directory whole, not a cut one" "no $LONG/run" \
+    [ -d "$LONG/run" ]
+expect "long path: csv:FILE of 2 KB, cannot open" 1 "$T/ddd|ddd/x.csv: cannot open: No such file" \
+    "$B" eval --data "csv:$LONG/x.csv" --model logreg
+expect "long path: idx:DIR of 2 KB, no such file" 1 "ddd/train-images-idx3-ubyte.gz: no such file" \
+    "$B" eval --data "idx:$LONG" --hidden 4
+mkdir -p "$LONG" && printf '0,1,2\n1,x,3\n' >"$LONG/bad.csv"
+expect "long path: a bad CSV 2 KB deep names line, column and value" 1 \
+    "$T/ddd|ddd/bad.csv:2: column 2: 'x' is not a finite number" \
+    "$B" eval --data "csv:$LONG/bad.csv" --model logreg
 
 # ---- 7. test functions (no data) ---------------------------------------------------------
 expect "testfn: eval rosenbrock" 0 "loss=" "$B" eval --model rosenbrock
