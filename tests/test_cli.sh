@@ -142,7 +142,11 @@ done
 expect "usage: no arguments -> 2" 2 "usage" "$B"
 expect "usage: unknown command -> 2" 2 "frobnicate" "$B" frobnicate
 expect "usage: --lrr -> 2, did you mean --lr" 2 "did you mean --lr" "$B" train --lrr 0.1 --steps 1
+expect "usage: --LR -> 2, did you mean --lr (case-insensitive)" 2 "did you mean --lr?" \
+    "$B" train --LR 0.1 --steps 1
 expect "usage: --lr abc" 2 "--lr|abc" "$B" train --lr abc --steps 1
+expect "usage: --lr 1e-320 (subnormal) is too close to 0" 2 "--lr: '1e-320' is too close to 0" \
+    "$B" train --lr 1e-320 --steps 1
 expect "usage: --hidden 256,,3" 2 "--hidden|256,,3" "$B" eval --hidden 256,,3
 expect "usage: --batch 0" 2 "--batch|0" "$B" train --batch 0 --steps 1
 expect "usage: --act swish" 2 "--act|swish" "$B" eval --act swish
