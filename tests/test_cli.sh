@@ -273,6 +273,21 @@ if [ -r "$FDIR/train-images-idx3-ubyte.gz" ] && [ -r "$FDIR/train-labels-idx1-ub
 else
     fail "bad: truncated gzip IDX images: no $FDIR/train-*-idx?-ubyte.gz to cut"
 fi
+# a gzip bomb: a member whose header declares 2000000 images of 28x28 (1.57 GB) and
+# whose trailer agrees, holding 2 MB of zeros in stored blocks and then corrupt data:
+# --samples 10 inflates 10 images and never reaches it (it was read whole: corrupt)
+mkdir bomb
+{ printf '\037\213\010\000\000\000\000\000\000\003'
+  printf '\000\377\377\000\000\000\000\010\003\000\036\204\200\000\000\000\034\000\000\000\034'
+  head -c 65519 /dev/zero
+  i=0; while [ $i -lt 31 ]; do printf '\000\377\377\000\000'; head -c 65535 /dev/zero; i=$((i + 1)); done
+  printf '\007\000\000\000\000\020\310\165\135'; } >bomb/train-images-idx3-ubyte.gz
+{ printf '\000\000\010\001\000\036\204\200'; head -c 2000000 /dev/zero; } | gzip -n \
+    >bomb/train-labels-idx1-ubyte.gz
+expect "gzip bomb: --samples 10 of 2000000 images (1.57 GB declared) reads 10" 0 "loss=" \
+    "$B" eval --data idx:bomb --samples 10 --hidden 4
+expect "gzip bomb: without --samples it is read whole, to its corrupt data" 1 \
+    "bomb/train-images-idx3-ubyte.gz: corrupt gzip data" "$B" eval --data idx:bomb --hidden 4
 expect "bad: --samples 100000 of 60000" 1 "100000|60000" "$B" eval --samples 100000
 expect "bad: idx:DIR without files" 1 "empty/train-images-idx3-ubyte" "$B" eval --data idx:empty
 expect "sys: --save into a missing directory -> 3" 3 "$T/no/dir/x.npy" \
