@@ -108,6 +108,9 @@ int ad_matmul_t(ad_graph *g, int x, int w);
 int ad_bias(ad_graph *g, int x, int b);
 int ad_add(ad_graph *g, int a, int b);
 int ad_act(ad_graph *g, int x, enum ad_act kind, double slope);
+/* Widest loss input: classes of ce, targets of mse (the loss rules keep a row of softmax
+ * on the stack). Datasets refuse labels that would need more (models/data.c). */
+#define AD_MAX_CLASSES 4096
 int ad_loss_ce(ad_graph *g, int z);
 int ad_loss_mse(ad_graph *g, int z);
 

@@ -7,9 +7,6 @@
 
 #include "ad.h"
 
-/* Widest loss input (classes); the loss rules keep a row of softmax on the stack. */
-#define AD_MAX_CLASSES 4096
-
 enum { AD_F_TAN = 1,    /* the node's tangent may be nonzero (depends on theta) */
        AD_F_GRAD = 2 }; /* the node needs a gradient (depends on theta) */
 

@@ -9,13 +9,45 @@
 
 #include "err.h"
 
+/* src (n bytes) into dst (cap bytes): whole when it fits, else its head and its tail
+ * joined by "...", cut between UTF-8 characters. A message starts with what it is about
+ * and ends with what is wrong: a long path in it is shortened in the middle, and the
+ * reason after it always survives. */
+static void fit(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (n < cap) {
+        memcpy(dst, src, n + 1);
+        return;
+    }
+    size_t head = cap / 4, tail = cap - 1 - head - 3;
+    while (head && ((unsigned char)src[head] & 0xC0) == 0x80)
+        head--;
+    const char *t = src + n - tail;
+    while (((unsigned char)*t & 0xC0) == 0x80)
+        t++;
+    memcpy(dst, src, head);
+    memcpy(dst + head, "...", 3);
+    memcpy(dst + head + 3, t, (size_t)(src + n - t) + 1);
+}
+
 int err_set(err *e, int code, const char *fmt, ...)
 {
     if (e) {
-        va_list ap;
+        char buf[sizeof e->msg];   /* formatted first: an argument may be e->msg itself */
+        va_list ap, aq;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_copy(aq, ap);
+        int n = vsnprintf(buf, sizeof buf, fmt, ap);
+        if (n < 0)
+            buf[n = 0] = 0;
+        /* too long: formatted whole, to keep its tail (out of memory: its head) */
+        char *all = (size_t)n >= sizeof buf ? malloc((size_t)n + 1) : NULL;
+        if (all)
+            vsnprintf(all, (size_t)n + 1, fmt, aq);
+        va_end(aq);
         va_end(ap);
+        fit(e->msg, sizeof e->msg, all ? all : buf, all ? (size_t)n : strlen(buf));
+        free(all);
         e->code = code;
     }
     return code;
@@ -25,23 +57,23 @@ int err_wrap(err *e, const char *fmt, ...)
 {
     if (!e)
         return ERR_SYS;
-    char head[512], old[sizeof e->msg];
-    va_list ap;
+    char buf[3 * sizeof e->msg];
+    va_list ap, aq;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    va_copy(aq, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t k = n < 0 ? 0 : (size_t)n, old = strlen(e->msg);
+    char *all = k + 2 + old >= sizeof buf ? malloc(k + 2 + old + 1) : NULL, *m = all ? all : buf;
+    if (all)
+        vsnprintf(all, k + 1, fmt, aq);
+    else if (k + 2 + old >= sizeof buf)   /* out of memory: the head cut */
+        k = sizeof buf - 3 - old;
+    va_end(aq);
     va_end(ap);
-    memcpy(old, e->msg, sizeof old);
-    size_t k = strlen(head);   /* the message is cut, not overflowed, when too long */
-    if (k > sizeof e->msg - 3)
-        k = sizeof e->msg - 3;
-    memcpy(e->msg, head, k);
-    memcpy(e->msg + k, ": ", 2);
-    k += 2;
-    size_t rest = strlen(old);
-    if (rest > sizeof e->msg - 1 - k)
-        rest = sizeof e->msg - 1 - k;
-    memcpy(e->msg + k, old, rest);
-    e->msg[k + rest] = '\0';
+    memcpy(m + k, ": ", 2);
+    memcpy(m + k + 2, e->msg, old + 1);
+    fit(e->msg, sizeof e->msg, m, k + 2 + old);
+    free(all);
     return e->code;
 }
 

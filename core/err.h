@@ -19,12 +19,15 @@ typedef struct err {
 } err;
 
 /* Record `code` and a printf-style message on `e` (which may be NULL) and return
- * `code`, so callers write `return err_set(e, ERR_DATA, "%s: truncated", path);`. */
+ * `code`, so callers write `return err_set(e, ERR_DATA, "%s: truncated", path);`.
+ * A message longer than msg keeps its head and its tail joined by "..." (cut between
+ * UTF-8 characters): a long path is shortened in the middle, and the reason that
+ * follows it survives. An argument may be e->msg itself. */
 int err_set(err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefix the message already on `e` with more context ("while reading X: ...").
- * Returns e->code. */
+/* Prefix the message already on `e` with more context ("while reading X: ..."), the
+ * whole shortened as err_set's. Returns e->code. */
 int err_wrap(err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Allocation helpers that report ERR_SYS on `e` when memory is exhausted.

@@ -1,5 +1,7 @@
 /* cfg.c -- the option table of basin's commands (see cfg.h). */
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +192,9 @@ static int num(const char *name, const char *val, double lo, double hi, double *
     char *end;
     errno = 0;
     double v = strtod(val, &end);
+    if (*val && !*end && errno == ERANGE && fabs(v) < DBL_MIN)   /* underflow: subnormal or 0 */
+        return err_set(e, ERR_USAGE, "--%s: '%s' is too close to 0 for a double (the smallest "
+                       "normal one is %.2g; write 0 for zero)", name, val, DBL_MIN);
     if (!*val || *end || errno || !isfinite(v))
         return bad(e, name, val, "a number");
     if (v < lo || v > hi)
@@ -622,7 +627,7 @@ int cfg_get_row(const cfg *c, int i, char *buf, size_t cap)
     return i >= 0 && i < O_COUNT ? get(c, i, buf, cap) : -1;
 }
 
-/* Edit distance, for "did you mean". */
+/* Edit distance ignoring case, for "did you mean" (LR: lr). */
 static int distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
@@ -635,7 +640,8 @@ static int distance(const char *a, const char *b)
         d[0][j] = (int)j;
     for (size_t i = 1; i <= la; i++)
         for (size_t j = 1; j <= lb; j++) {
-            int s = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int s = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1])
+                                       != tolower((unsigned char)b[j - 1]));
             int t = d[i - 1][j] + 1 < d[i][j - 1] + 1 ? d[i - 1][j] + 1 : d[i][j - 1] + 1;
             d[i][j] = s < t ? s : t;
         }

@@ -9,7 +9,9 @@
  * and the [probes] keys (CMD_RUN rows of cfg.c, carried out by probe_sched.h).
  * [plots] holds `dir = DIR` (default: the database's directory) and `NAME = KIND
  * [basin plot options]` lines: after its runs, `basin run` draws each into
- * DIR/EXPERIMENT-NAME.png (exp_plot). [plots] is not part of the run ids.
+ * DIR/EXPERIMENT-NAME.png (exp_plot). [plots] is not part of the run ids. Both names
+ * are parts of that file name: the experiment name and a plot name may not hold '/' or
+ * a control character, nor start with '.' (so no figure leaves DIR), file:line, exit 2.
  * A value `{a, b, c}` is a sweep axis (`{a; b}` when items contain commas, e.g.
  * `hidden = {256,256; 512}`), `{1..5}` an integer range; anything else, `256,256`
  * included, is one value. The grid is expanded in a canonical order that does not

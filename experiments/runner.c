@@ -707,12 +707,17 @@ static int fork_workers(ctx *c, err *e)
     return stop_sig ? 128 + (int)stop_sig : rc;
 }
 
+/* The longest path runner.c builds, NUL included (Linux's PATH_MAX). */
+#define RUN_PATH_MAX 4096
+
 /* mkdir -p: dir and its missing parents (mode 0777 before the umask); ERR_SYS naming
- * what (the option it came from) and the directory that could not be made. */
+ * what (the option it came from) and the directory that could not be made, ERR_USAGE
+ * when dir is longer than RUN_PATH_MAX. */
 static int make_dirs(const char *dir, const char *what, err *e)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s", dir);
+    char p[RUN_PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return err_set(e, ERR_USAGE, "%s%s: longer than %d bytes", what, dir, RUN_PATH_MAX - 1);
     for (char *s = p + 1;; s++)
         if (*s == '/' || !*s) {
             char c = *s;
@@ -730,13 +735,15 @@ static int make_dirs(const char *dir, const char *what, err *e)
 static int draw_plots(const exp_plan *p, const char *db, err *e)
 {
     const ini *f = &p->file;
-    char dir[1024] = ".", out[2200];
+    char dir[RUN_PATH_MAX] = ".", out[RUN_PATH_MAX];
     const char *slash = strrchr(db, '/');
-    if (slash)
+    if (slash)   /* shorter than db, which store_open opened */
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - db), db);
     for (size_t i = 0; i < f->n; i++)
-        if (!strcmp(f->v[i].section, "plots") && !strcmp(f->v[i].key, "dir"))
-            snprintf(dir, sizeof dir, "%s", f->v[i].value);
+        if (!strcmp(f->v[i].section, "plots") && !strcmp(f->v[i].key, "dir")
+            && snprintf(dir, sizeof dir, "%s", f->v[i].value) >= (int)sizeof dir)
+            return err_set(e, ERR_USAGE, "%s:%d: [plots] dir: longer than %d bytes", f->path,
+                           f->v[i].line, RUN_PATH_MAX - 1);
     int rc = 0;
     for (size_t i = 0; i < f->n; i++) {
         const ini_entry *v = &f->v[i];
@@ -744,8 +751,10 @@ static int draw_plots(const exp_plan *p, const char *db, err *e)
             continue;
         if (dir[0] && make_dirs(dir, "[plots] dir ", e))
             return e->code;
-        snprintf(out, sizeof out, "%s/%s-%s.png", dir, p->name, v->key);
         err pe = {0};
+        if (snprintf(out, sizeof out, "%s/%s-%s.png", dir, p->name, v->key) >= (int)sizeof out)
+            return err_set(e, ERR_USAGE, "[plots] %s: %s/%s-%s.png is longer than %d bytes",
+                           v->key, dir, p->name, v->key, RUN_PATH_MAX - 1);
         int prc = exp_plot(v->value, p->name, db, out, 0, &pe);
         if (prc && rc)   /* the first error is the command's message */
             fprintf(stderr, "basin run: [plots] %s: %s\n", v->key, pe.msg);
@@ -841,8 +850,11 @@ int cmd_run(int argc, char **argv, err *e)
         c.threads = cores > o.jobs ? (int)(cores / o.jobs) : 1;
     }
     /* the database directory, e.g. results/ */
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", o.db);
+    char dir[RUN_PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s", o.db) >= (int)sizeof dir) {
+        rc = err_set(e, ERR_USAGE, "--db %s: longer than %d bytes", o.db, RUN_PATH_MAX - 1);
+        goto out;
+    }
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;

@@ -189,13 +189,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Split the sweep `{...}` of entry v into items stored in *arena. */
-static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *used,
-                       axis *a, err *e)
+/* Split the sweep `{...}` of entry v into items stored in *arena; body (strlen(v->value)
+ * - 1 bytes, the heap's: a value may be megabytes) is the caller's scratch. */
+static int split_body(const ini *f, const ini_entry *v, char *body, char **arena,
+                      size_t *used, axis *a, err *e)
 {
     const char *s = v->value;
     size_t len = strlen(s);
-    char body[len + 1];
     memcpy(body, s + 1, len - 2);
     body[len - 2] = 0;
     long lo, hi;
@@ -216,9 +216,13 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
     }
     char sep = strchr(body, ';') ? ';' : ',';
     if (!a->n) {
-        a->n = 1;
+        size_t items = 1;
         for (char *p = body; *p; p++)
-            a->n += *p == sep;
+            items += *p == sep;
+        if (items > EXP_MAX_RUNS)
+            return err_set(e, ERR_USAGE, "%s:%d: %s: the sweep has %zu values; at most %d",
+                           f->path, v->line, v->key, items, EXP_MAX_RUNS);
+        a->n = (int)items;
     }
     a->items = calloc((size_t)a->n, sizeof *a->items);
     size_t need = *used + len + 24 * (size_t)a->n + 1;
@@ -269,6 +273,17 @@ static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *u
         }
     free(sorted);
     return 0;
+}
+
+static int split_items(const ini *f, const ini_entry *v, char **arena, size_t *used,
+                       axis *a, err *e)
+{
+    char *body = malloc(strlen(v->value));
+    if (!body)
+        return err_set(e, ERR_SYS, "out of memory");
+    int rc = split_body(f, v, body, arena, used, a, e);
+    free(body);
+    return rc;
 }
 
 static int cmp_axis(const void *a, const void *b)
@@ -462,6 +477,22 @@ static int resolve(exp_plan *p, const axis *ax, int nax, const int *ix, exp_run 
     return rc;
 }
 
+/* Whether `s` (an experiment or a [plots] name) may be part of a figure's file name,
+ * DIR/EXPERIMENT-PLOT.png, without leaving DIR or hiding the file: 0 when it may, else -1
+ * with what is wrong in why ("holds a '/'", ...; the name itself only where it prints). */
+static int file_part(const char *s, char *why, size_t cap)
+{
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return snprintf(why, cap, "holds the control character 0x%02x", (unsigned char)*c),
+                   -1;
+    if (strchr(s, '/'))
+        return snprintf(why, cap, "'%s' holds a '/'", s), -1;
+    if (s[0] == '.')
+        return snprintf(why, cap, "'%s' starts with '.'", s), -1;
+    return 0;
+}
+
 /* Check every entry's section and key; collect the axes. */
 static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
 {
@@ -479,7 +510,11 @@ static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
     for (size_t i = 0; i < f->n; i++) {
         const ini_entry *v = &f->v[i];
         int s = section_index(v->section);
+        char why[300];
         if (!strcmp(v->section, "plots")) {
+            if (strcmp(v->key, "dir") && file_part(v->key, why, sizeof why))
+                return err_set(e, ERR_USAGE, "%s:%d: [plots]: the plot name %s (figures are "
+                               "DIR/EXPERIMENT-NAME.png)", f->path, v->line, why);
             if (strcmp(v->key, "dir") && exp_plot(v->value, "x", "x.db", "x.png", 1, e))
                 return err_wrap(e, "%s:%d: [plots] %s", f->path, v->line, v->key);
             continue;
@@ -513,6 +548,13 @@ static int check_entries(exp_plan *p, axis *ax, int *nax, err *e)
             (*nax)++;
             if (rc)
                 return rc;
+        }
+        if (strcmp(v->key, "name") == 0 && file_part(v->value, why, sizeof why)) {
+            if (!v->line)
+                return err_set(e, ERR_USAGE, "%s: --set name: the experiment name %s (figures "
+                               "are DIR/NAME-PLOT.png)", f->path, why);
+            return err_set(e, ERR_USAGE, "%s:%d: the experiment name %s (figures are "
+                           "DIR/NAME-PLOT.png)", f->path, v->line, why);
         }
         if (strcmp(v->key, "name") == 0)
             p->name = v->value;

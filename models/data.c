@@ -4,7 +4,11 @@
  *
  * Each source first builds a dataset holding every sample of the split; the pipeline
  * then keeps the chosen rows, in file order. IDX images stay bytes until then, so a
- * small subset of a big set is widened to doubles alone.
+ * small subset of a big set is widened to doubles alone; the first N samples (not a
+ * random subset) of a file that says it is whole (a raw file's size, a gzip file's
+ * trailer) read only the first N images, so `--samples 10` of a gzip bomb inflates 10
+ * images; a cut gzip file is read whole, and found truncated. An IDX header declaring
+ * more than DATA_IDX_MAX_BYTES (2 GiB) of images is refused before anything is read.
  * DATA_SCALE_UNIT is pixel scaling: it divides by 255 whatever the source, so on a CSV
  * file it only makes sense for 8-bit pixel columns. Standardization uses the population
  * (1/n) standard deviation. */
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <gsl/gsl_randist.h>
@@ -22,6 +27,7 @@
 #include <zlib.h>
 
 #include "data.h"
+#include "../core/ad.h"
 #include "../core/rng.h"
 
 #define DATA_PATH_MAX 4096
@@ -32,6 +38,9 @@
 #define DATA_FASHION_CLASSES 10
 #define DATA_IDX_IMAGES 0x00000803u /* IDX magic: unsigned bytes, 3 dimensions */
 #define DATA_IDX_LABELS 0x00000801u /* IDX magic: unsigned bytes, 1 dimension */
+/* The most image bytes an IDX file may declare, 2 GiB (16 GiB as doubles): 40 times
+ * Fashion-MNIST's 47 MB, 3 times EMNIST ByClass; a header beyond is refused unread. */
+#define DATA_IDX_MAX_BYTES ((size_t)1 << 31)
 
 enum data_synth { DATA_BLOBS, DATA_SPIRALS, DATA_TEACHER };
 
@@ -113,6 +122,9 @@ typedef struct data_idx {
     char path[DATA_PATH_MAX];
     gzFile f;          /* NULL when closed */
     uint32_t dims[3];  /* from the header */
+    int64_t raw;       /* a raw (not gzip) file: the bytes after its header; -1: gzip */
+    int64_t isize;     /* a gzip file: its trailer's ISIZE (the last member's length
+                          mod 2^32); -1: raw, or too short to hold a trailer */
 } data_idx;
 
 static uint32_t data_be32(const unsigned char *b)
@@ -184,6 +196,17 @@ static int data_idx_open(data_idx *x, const char *dir, const char *base, int fas
     for (int i = 0; !rc && i < ndim; i++)
         if (!(x->dims[i] = data_be32(head + 4 + 4 * i)))
             rc = err_set(e, ERR_DATA, "%s: bad dimension 0", x->path);
+    struct stat st;
+    x->raw = !rc && gzdirect(x->f) && stat(x->path, &st) == 0
+             ? (int64_t)st.st_size - (4 + 4 * ndim) : -1;
+    x->isize = -1;
+    FILE *t = !rc && x->raw < 0 ? fopen(x->path, "rb") : NULL;
+    unsigned char tail[4];
+    if (t && fseek(t, -4, SEEK_END) == 0 && fread(tail, 1, 4, t) == 4)
+        x->isize = (int64_t)tail[0] | (int64_t)tail[1] << 8 | (int64_t)tail[2] << 16
+                   | (int64_t)tail[3] << 24;
+    if (t)
+        fclose(t);
     if (rc) {
         gzclose(x->f);
         x->f = NULL;
@@ -191,11 +214,36 @@ static int data_idx_open(data_idx *x, const char *dir, const char *base, int fas
     return rc;
 }
 
-/* Read the len payload bytes after the header into a new buffer *out (caller frees).
- * The buffer grows as the bytes arrive, so a header that claims more than the file
- * holds costs no more memory than the file does. Anything after the len bytes is an
- * error: that also makes zlib check the gzip trailer (CRC and length). */
-static int data_idx_payload(data_idx *x, unsigned char **out, size_t len, err *e)
+/* A raw file against the `total` payload bytes its header declares, from its size:
+ * truncated or longer, found without reading (so also when only its head is read).
+ * gzip files are checked as they are read. */
+static int data_idx_size(const data_idx *x, size_t total, err *e)
+{
+    if (x->raw >= 0 && (uint64_t)x->raw < total)
+        return err_set(e, ERR_DATA, "%s: truncated: data needs %zu bytes, file holds %lld",
+                       x->path, total, (long long)x->raw);
+    if (x->raw >= 0 && (uint64_t)x->raw > total)
+        return err_set(e, ERR_DATA, "%s: more data than the header's %zu bytes", x->path, total);
+    return 0;
+}
+
+/* Whether x says it holds all `bytes` (header and payload) its header declares, so that
+ * reading only its head is safe: a raw file's size (data_idx_size checked it), a gzip
+ * file's trailer ISIZE (mod 2^32; bytes < 2^32 under DATA_IDX_MAX_BYTES). A cut gzip
+ * file (its last 4 bytes are not its trailer) or one of several members is read whole,
+ * and so still checked (truncated, corrupt, CRC). */
+static int data_idx_complete(const data_idx *x, uint64_t bytes)
+{
+    return x->raw >= 0 || x->isize == (int64_t)(bytes & 0xffffffffu);
+}
+
+/* Read the first len of the total payload bytes after the header into a new buffer *out
+ * (caller frees). The buffer grows as the bytes arrive, so a header that claims more
+ * than the file holds costs no more memory than the file does. When len = total,
+ * anything after the payload is an error: that also makes zlib check the gzip trailer
+ * (CRC and length); a head (len < total) leaves the rest unread and unchecked. */
+static int data_idx_payload(data_idx *x, unsigned char **out, size_t len, size_t total,
+                            err *e)
 {
     unsigned char *buf = NULL;
     size_t cap = 0, got = 0;
@@ -208,11 +256,11 @@ static int data_idx_payload(data_idx *x, unsigned char **out, size_t len, err *e
             break;
         }
         buf = p;
-        rc = data_gz_fill(x->f, x->path, buf + cap, c - cap, "data", len, &got, e);
+        rc = data_gz_fill(x->f, x->path, buf + cap, c - cap, "data", total, &got, e);
         cap = c;
     }
     unsigned char extra;
-    int r = rc ? 0 : gzread(x->f, &extra, 1);
+    int r = rc || len < total ? 0 : gzread(x->f, &extra, 1);
     if (r < 0)
         rc = err_set(e, ERR_DATA, "%s: corrupt gzip data: %s", x->path, gzerror(x->f, &zerr));
     else if (r > 0)
@@ -224,9 +272,11 @@ static int data_idx_payload(data_idx *x, unsigned char **out, size_t len, err *e
 }
 
 /* The labels of `split` in DIR (train-* or t10k-* names) in a new dataset *out without
- * x, and its images as bytes in *px (n, d) (malloc'ed, caller frees). */
-static int data_idx_load(const char *dir, int fashion, enum data_split split, data **out,
-                         unsigned char **px, err *e)
+ * x, and its images as bytes in *px (malloc'ed, caller frees): all n of them, or with
+ * head > 0 only the first min(head, n) (px (min(head, n), d); the labels are read whole,
+ * n bytes, and give the class count). */
+static int data_idx_load(const char *dir, int fashion, enum data_split split, size_t head,
+                         data **out, unsigned char **px, err *e)
 {
     const char *pre = split == DATA_TRAIN ? "train" : "t10k";
     char base[32];
@@ -245,12 +295,20 @@ static int data_idx_load(const char *dir, int fashion, enum data_split split, da
         rc = err_set(e, ERR_DATA, "%s: %ux%u images are too large", im.path,
                      (unsigned)im.dims[1], (unsigned)im.dims[2]);
     size_t n = rc ? 0 : im.dims[0], total = rc ? 0 : n * im.dims[1] * im.dims[2];
+    rc = rc ? rc : data_idx_size(&im, total, e);
+    if (!rc && total > DATA_IDX_MAX_BYTES)
+        rc = err_set(e, ERR_DATA, "%s: the header declares %zu images of %ux%u (%zu bytes); "
+                     "at most %zu bytes (2 GiB) of images are read", im.path, n,
+                     (unsigned)im.dims[1], (unsigned)im.dims[2], total, DATA_IDX_MAX_BYTES);
+    rc = rc ? rc : data_idx_size(&lb, n, e);
+    /* the images read: the head asked for, when the file says it is whole */
+    size_t k = head && head < n && data_idx_complete(&im, 16 + (uint64_t)total) ? head : n;
     data *d = NULL;
     unsigned char *lab = NULL;
     if (!rc)
-        rc = data_idx_payload(&im, px, total, e);
+        rc = data_idx_payload(&im, px, k * (total / n), total, e);
     if (!rc)
-        rc = data_idx_payload(&lb, &lab, n, e);
+        rc = data_idx_payload(&lb, &lab, n, n, e);
     if (!rc && !(d = data_alloc(n, 0, 1, 0, e)))   /* n is now backed by the files */
         rc = ERR_SYS;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -295,7 +353,8 @@ static int data_parse_number(const char *s, double *v)
     return *end ? -1 : 0;
 }
 
-/* s as a label: a decimal integer in [0, INT_MAX) followed by nothing but blanks. */
+/* s as a label: a decimal integer >= 0 followed by nothing but blanks (0), beyond the
+ * classes a loss takes (1: it is in [AD_MAX_CLASSES, INT_MAX)), or not (-1). */
 static int data_parse_label(const char *s, int *v)
 {
     char *end;
@@ -305,7 +364,7 @@ static int data_parse_label(const char *s, int *v)
         return -1;
     end += strspn(end, " \t");
     *v = (int)l;
-    return *end ? -1 : 0;
+    return *end ? -1 : l >= AD_MAX_CLASSES;
 }
 
 /* Append the row in `line` (NUL-terminated, no newline; split in place) to d.
@@ -336,7 +395,12 @@ static int data_csv_row(const char *path, size_t lineno, char *line, data *d, si
     for (size_t col = 1; col <= ncol; col++) {
         char *end = field + strcspn(field, ",");
         *end = '\0';
-        if (col == 1 && data_parse_label(field, &y[d->n]))
+        int lab = col == 1 ? data_parse_label(field, &y[d->n]) : 0;
+        if (lab > 0)
+            return err_set(e, ERR_DATA, "%s:%zu: column 1: label '%.40s' is out of range: at "
+                           "most %d classes (labels 0 to %d)", path, lineno, field,
+                           AD_MAX_CLASSES, AD_MAX_CLASSES - 1);
+        if (lab < 0)
             return err_set(e, ERR_DATA, "%s:%zu: column 1: label '%.40s' is not a non-negative "
                            "integer", path, lineno, field);
         if (col > 1 && data_parse_number(field, &x[col - 2]))
@@ -363,8 +427,9 @@ static int data_csv_is_header(char *line)
 }
 
 /* Read a CSV file: one sample per line, the label first, then the features, separated
- * by commas. A first line whose first field is not a number is a header and skipped;
- * blank lines are skipped; lines may be of any length. */
+ * by commas. A UTF-8 byte-order mark is dropped (as the experiment-file reader does);
+ * a first line whose first field is not a number is then a header and skipped; blank
+ * lines are skipped; lines may be of any length. */
 static int data_csv_load(const char *path, data **out, err *e)
 {
     *out = NULL;
@@ -380,6 +445,10 @@ static int data_csv_load(const char *path, data **out, err *e)
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
+        if (first && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) {
+            memmove(line, line + 3, (size_t)len - 2);   /* a UTF-8 byte-order mark */
+            len -= 3;
+        }
         if (!len)
             continue;
         if (first) {
@@ -744,10 +813,11 @@ static int data_read(const data_opts *o, data **out, unsigned char **px, err *e)
     *out = NULL;
     *px = NULL;
     switch (spec_kind(s, &synth)) {
-    case SPEC_FASHION:
-        return data_idx_load(data_fashion_dir(), 1, o->split, out, px, e);
+    case SPEC_FASHION:   /* the first N samples read the first N images alone */
+        return data_idx_load(data_fashion_dir(), 1, o->split,
+                             o->random_subset ? 0 : o->samples, out, px, e);
     case SPEC_IDX:
-        return data_idx_load(s + 4, 0, o->split, out, px, e);
+        return data_idx_load(s + 4, 0, o->split, o->random_subset ? 0 : o->samples, out, px, e);
     case SPEC_SYNTH:
         return data_synth_load(o, synth, out, e);
     case SPEC_UNKNOWN:

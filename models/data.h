@@ -62,7 +62,12 @@ void data_opts_default(data_opts *o);
  * Errors: ERR_USAGE for an unknown spec or nonsense option values (naming them);
  * ERR_DATA for a missing dataset (for fashion-mnist the message names the Debian
  * package dataset-fashion-mnist and BASIN_DATA_DIR), truncated or corrupt
- * IDX/gzip/CSV (naming file and, for CSV, line), more samples asked than exist. */
+ * IDX/gzip/CSV (naming file and, for CSV, line), an IDX header declaring more than
+ * 2 GiB of images, a CSV label of AD_MAX_CLASSES (4096) or more (more classes than a
+ * loss takes), more samples asked than exist. IDX: the first N samples (not a random
+ * subset) read only the first N images when the file says it holds what its header
+ * declares (a raw file's size; a gzip file's trailer, ISIZE), and a gzip file is then
+ * not checked past them; any other gzip file is read whole. */
 int data_load(const data_opts *o, data **out, err *e);
 
 /* 0 when `spec` names a source data_load knows (fashion-mnist, idx:DIR,

@@ -31,12 +31,46 @@ typedef struct prun {
     int dash;               /* gnuplot dashtype, 1 = solid */
 } prun;
 
+/* A landscape grid of a run (landscape_grids). */
+typedef struct lgrid {
+    int grid, ny, nx;
+    long step;
+    char split[16], norm[32];
+    int pca;                /* axes pca with its explained-variance ratios */
+    double explained[2];
+} lgrid;
+
+/* A race trajectory: a run's, or a CSV file's. */
+typedef struct track {
+    char label[300];
+    uint32_t rgb;
+    int dash, n;
+} track;
+
+/* What the kind being drawn keeps per selected run (race: per trajectory, the --csv
+ * files' too). On the heap: the selection's size comes from the database, and arrays
+ * of it on the stack overflowed it (issue 18). */
+typedef struct pstate {
+    int first;              /* curves, compare: the index of the first run of its group */
+    int nseeds;             /* curves: runs of the group with rows */
+    int has;                /* sharpness, spectrum, collapse: a data set was written;
+                               compare: a final value */
+    int thr, gd;            /* sharpness: a threshold data set; gradient descent's 2/eta */
+    double beta;            /* sharpness: heavy-ball momentum, 0 when none */
+    double v;               /* compare: the run's final value (when has) */
+    long step;              /* spectrum: the step drawn */
+    int found, use;         /* landscape: the run has a grid; it is drawn (1-D) */
+    lgrid lg;               /* landscape: that grid */
+    track t;                /* race */
+} pstate;
+
 typedef struct ctx {
     store *s;
     sqlite3 *db;
     const plot_opts *o;
     prun *r;                /* (n) in the order of the selection */
     int n;
+    pstate *w;              /* (n + o->ncsv + 1), zeroed: the kind's state per run */
     char dir[4096];         /* where plot.gp and the data go */
     int tmp;                /* dir is ours (mkdtemp) */
     char out[4096];         /* the output as the script names it; "" no rendering */
@@ -60,20 +94,48 @@ static const char *num(double v)
     return b;
 }
 
-/* s with every ' doubled: the inside of a gnuplot single-quoted string. */
-static const char *quote(const char *s)
+/* s made safe for one line of gnuplot text, in a ring of 4 buffers (at most 4 in one
+ * printf), long enough for any path (4096 bytes) with every byte doubled. A newline in
+ * a script ends the command and starts another (`!cmd`, `system "cmd"`), in a data
+ * file it starts a row: every control character (below 0x20, and 0x7f) becomes '?'.
+ * With `dbl`, every ' is doubled: the inside of a gnuplot single-quoted string, in
+ * which nothing else is special (no backslash escapes, no `command` or @macro
+ * substitution; tests/test_plot.c renders backslashes, backquotes and @ in titles). */
+static const char *text(const char *s, int dbl)
 {
-    static char ring[4][1024];
+    static char ring[4][2 * 4096 + 8];
     static int k;
     char *b = ring[k++ & 3];
     size_t j = 0;
     for (; *s && j + 2 < sizeof ring[0]; s++) {
-        if (*s == '\'')
+        unsigned char ch = (unsigned char)*s;
+        if (dbl && ch == '\'')
             b[j++] = '\'';
-        b[j++] = *s;
+        b[j++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
     }
     b[j] = 0;
     return b;
+}
+
+/* s as the inside of a gnuplot single-quoted string. */
+static const char *quote(const char *s)
+{
+    return text(s, 1);
+}
+
+/* s as the text of a data file's comment or string column: one line. */
+static const char *plain(const char *s)
+{
+    return text(s, 0);
+}
+
+/* The first control character of s (as in text()), 0 when there is none. */
+static int control_char(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return (unsigned char)*s;
+    return 0;
 }
 
 /* --- the store --- */
@@ -273,14 +335,14 @@ static int load_runs(ctx *c, err *e)
 }
 
 /* The groups of the selection (runs sharing grp), in order of first appearance:
- * first[i] = the index of the first run of run i's group. */
-static void groups(const ctx *c, int *first)
+ * c->w[i].first = the index of the first run of run i's group. */
+static void groups(ctx *c)
 {
     for (int i = 0; i < c->n; i++) {
         int j = 0;
         while (j < i && strcmp(c->r[j].grp, c->r[i].grp))
             j++;
-        first[i] = j;
+        c->w[i].first = j;
     }
 }
 
@@ -412,14 +474,14 @@ static int cmp_pt(const void *a, const void *b)
 
 /* Rows (step, epoch, value) of `sql` (run ?1, key ?2) for every run of group gi
  * appended to *p (grown). */
-static int group_rows(ctx *c, const int *first, int gi, const char *sql, const char *key,
-                      pt **p, size_t *np, size_t *cap, int *nruns, err *e)
+static int group_rows(ctx *c, int gi, const char *sql, const char *key, pt **p, size_t *np,
+                      size_t *cap, int *nruns, err *e)
 {
     sqlite3_stmt *st;
     int rc = prep(c, sql, &st, e);
     *nruns = 0;
     for (int i = 0; !rc && i < c->n; i++) {
-        if (first[i] != gi)
+        if (c->w[i].first != gi)
             continue;
         (*nruns)++;
         sqlite3_bind_text(st, 1, c->r[i].id, -1, SQLITE_STATIC);
@@ -446,30 +508,29 @@ static int kind_curves(ctx *c, err *e)
 {
     const plot_opts *o = c->o;
     const char *key = o->metric ? o->metric : "train_loss";
-    int first[c->n], rc = 0, drawn = 0;
-    groups(c, first);
+    pstate *w = c->w;
+    int rc = 0, drawn = 0;
+    groups(c);
     FILE *f = dopen(c, "curves.dat", e);
     if (!f)
         return ERR_SYS;
     pt *p = NULL;
     size_t cap = 0;
-    int nseeds[c->n];
     for (int gi = 0; !rc && gi < c->n; gi++) {
-        nseeds[gi] = 0;
-        if (first[gi] != gi)
+        if (w[gi].first != gi)
             continue;
         size_t np = 0;
-        rc = group_rows(c, first, gi, "SELECT step, epoch, value FROM metrics WHERE run = ?1 "
+        rc = group_rows(c, gi, "SELECT step, epoch, value FROM metrics WHERE run = ?1 "
                         "AND key = ?2 AND value IS NOT NULL ORDER BY step", key, &p, &np, &cap,
-                        &nseeds[gi], e);
+                        &w[gi].nseeds, e);
         if (rc)
             break;
         if (!np) {   /* no data set for a group without rows */
-            nseeds[gi] = 0;
+            w[gi].nseeds = 0;
             continue;
         }
         qsort(p, np, sizeof *p, cmp_pt);
-        fprintf(f, "%s# %s\n# x mean std n lo hi\n", drawn ? "\n\n" : "", c->r[gi].label);
+        fprintf(f, "%s# %s\n# x mean std n lo hi\n", drawn ? "\n\n" : "", plain(c->r[gi].label));
         for (size_t a = 0, b; a < np; a = b) {
             double mean = 0, ep = 0, ss = 0;
             for (b = a; b < np && p[b].step == p[a].step; b++) {
@@ -497,7 +558,7 @@ static int kind_curves(ctx *c, err *e)
         return rc;
     int any = 0;
     for (int gi = 0; gi < c->n; gi++)
-        any |= first[gi] == gi && nseeds[gi];
+        any |= w[gi].first == gi && w[gi].nseeds;
     if (!any)
         return err_set(e, ERR_DATA, "curves: no '%s' rows for the selected runs", key);
     preamble(c, 900, 600);
@@ -510,17 +571,17 @@ static int kind_curves(ctx *c, err *e)
     fprintf(g, "set title '%s'\nplot \\\n", quote(style_metric_label(key)));
     int idx = 0;
     for (int gi = 0; gi < c->n; gi++) {
-        if (first[gi] != gi)
+        if (w[gi].first != gi)
             continue;
         const prun *r = &c->r[gi];
-        if (nseeds[gi] > 1)
+        if (w[gi].nseeds > 1)
             fprintf(g, "  'curves.dat' index %d using 1:5:6 with filledcurves "
                        "fc rgb '#%06x' fs transparent solid 0.22 noborder notitle, \\\n",
                     idx, r->rgb);
         char t[400];
-        snprintf(t, sizeof t, "%s%s", r->label, nseeds[gi] > 1 ? "" : "");
-        if (nseeds[gi] > 1)
-            snprintf(t, sizeof t, "%s (mean ± std, %d seeds)", r->label, nseeds[gi]);
+        snprintf(t, sizeof t, "%s%s", r->label, w[gi].nseeds > 1 ? "" : "");
+        if (w[gi].nseeds > 1)
+            snprintf(t, sizeof t, "%s (mean ± std, %d seeds)", r->label, w[gi].nseeds);
         fprintf(g, "  'curves.dat' index %d using 1:2 with lines lc rgb '#%06x' lw 2 dt %d "
                    "title '%s', \\\n", idx, r->rgb, r->dash, quote(t));
         idx++;
@@ -566,49 +627,49 @@ static int kind_sharpness(ctx *c, err *e)
                      "GROUP BY step ORDER BY step", &ls, e);
     rc = rc ? rc : prep(c, "SELECT step, value FROM metrics WHERE run = ?1 AND key = 'lr' "
                            "AND value IS NOT NULL ORDER BY step", &lr, e);
-    int has[c->n], thr[c->n], gd[c->n], nset = 0;
-    double beta[c->n];
+    pstate *w = c->w;
+    int nset = 0;
     for (int i = 0; !rc && i < c->n; i++) {
         const prun *r = &c->r[i];
         long s0 = 0, s1 = 0;
-        has[i] = thr[i] = 0;
         sqlite3_bind_text(ls, 1, r->id, -1, SQLITE_STATIC);
         while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
             long s = sqlite3_column_int64(ls, 0);
-            if (!has[i])   /* data sets only for runs with eigenvalues */
-                fprintf(f, "%s# %s: step lambda_max\n", nset++ ? "\n\n" : "", r->rlabel);
-            s0 = has[i] ? s0 : s;
+            if (!w[i].has)   /* data sets only for runs with eigenvalues */
+                fprintf(f, "%s# %s: step lambda_max\n", nset++ ? "\n\n" : "", plain(r->rlabel));
+            s0 = w[i].has ? s0 : s;
             s1 = s;
-            has[i] = 1;
+            w[i].has = 1;
             fprintf(f, "%ld %s\n", s, num(dcol(ls, 1)));
         }
         rc = rc == SQLITE_DONE ? 0 : dberr(c, "sharpness", e);
         sqlite3_reset(ls);
         double eta;
-        rc = rc ? rc : gd_rule(c, r, &gd[i], &beta[i], e);
+        rc = rc ? rc : gd_rule(c, r, &w[i].gd, &w[i].beta, e);
         rc = rc ? rc : param_num(c, r, "lr", &eta, e);
         if (rc)
             break;
-        if (!has[i] || !gd[i])   /* no 2/eta for adaptive rules: no threshold data set */
+        if (!w[i].has || !w[i].gd)   /* no 2/eta for adaptive rules: no threshold data set */
             continue;
-        fprintf(f, "\n\n# %s: step 2/eta (2+2beta)/eta, beta = %s\n", r->rlabel, num(beta[i]));
+        fprintf(f, "\n\n# %s: step 2/eta (2+2beta)/eta, beta = %s\n", plain(r->rlabel),
+                num(w[i].beta));
         /* eta per step when the schedule was logged, else the lr parameter */
         sqlite3_bind_text(lr, 1, r->id, -1, SQLITE_STATIC);
         while ((rc = sqlite3_step(lr)) == SQLITE_ROW) {
             double v = dcol(lr, 1);
-            thr[i] = 1;
+            w[i].thr = 1;
             fprintf(f, "%lld %s %s\n", sqlite3_column_int64(lr, 0), num(2.0 / v),
-                    num((2.0 + 2.0 * beta[i]) / v));
+                    num((2.0 + 2.0 * w[i].beta) / v));
         }
         rc = rc == SQLITE_DONE ? 0 : dberr(c, "lr", e);
         sqlite3_reset(lr);
-        if (!rc && !thr[i] && isfinite(eta) && eta > 0) {
-            thr[i] = 1;
+        if (!rc && !w[i].thr && isfinite(eta) && eta > 0) {
+            w[i].thr = 1;
             for (int k = 0; k < 2; k++)
                 fprintf(f, "%ld %s %s\n", k ? s1 : s0, num(2.0 / eta),
-                        num((2.0 + 2.0 * beta[i]) / eta));
+                        num((2.0 + 2.0 * w[i].beta) / eta));
         }
-        if (!rc && !thr[i])   /* keep the data set: no threshold without an lr */
+        if (!rc && !w[i].thr)   /* keep the data set: no threshold without an lr */
             fprintf(f, "NaN NaN NaN\n");
     }
     sqlite3_finalize(ls);
@@ -627,19 +688,19 @@ static int kind_sharpness(ctx *c, err *e)
                "set key outside right top Left reverse samplen 2\nset offsets 0, 0, graph 0.08, graph 0.04\n%splot \\\n",
             c->o->logy ? "set logscale y\n" : "");
     for (int i = 0, j = 0; i < c->n; i++) {
-        if (!has[i])
+        if (!w[i].has)
             continue;
         const prun *r = &c->r[i];
         fprintf(g, "  'sharpness.dat' index %d using 1:2 with linespoints pt 7 ps 0.5 lw 2 "
                    "lc rgb '#%06x' title 'λmax  %s%s', \\\n", j, r->rgb, quote(r->rlabel),
-                gd[i] ? "" : " (adaptive: no 2/η)");
-        if (thr[i])
+                w[i].gd ? "" : " (adaptive: no 2/η)");
+        if (w[i].thr)
             fprintf(g, "  'sharpness.dat' index %d using 1:2 with lines dt 2 lw 1.8 "
                        "lc rgb '#%06x' title '2/η', \\\n", j + 1, r->rgb);
-        if (thr[i] && beta[i] > 0)
+        if (w[i].thr && w[i].beta > 0)
             fprintf(g, "  'sharpness.dat' index %d using 1:3 with lines dt 4 lw 1.8 "
-                       "lc rgb '#%06x' title '(2+2β)/η, β=%g', \\\n", j + 1, r->rgb, beta[i]);
-        j += gd[i] ? 2 : 1;
+                       "lc rgb '#%06x' title '(2+2β)/η, β=%g', \\\n", j + 1, r->rgb, w[i].beta);
+        j += w[i].gd ? 2 : 1;
     }
     fprintf(g, "  NaN notitle\n");
     return 0;
@@ -660,14 +721,13 @@ static int kind_spectrum(ctx *c, err *e)
                            "ORDER BY k", &qd, e);
     rc = rc ? rc : prep(c, "SELECT DISTINCT value FROM hessian_eigs WHERE run = ?1 AND "
                            "step = ?2 AND value IS NOT NULL ORDER BY value DESC", &qe, e);
-    int has[c->n], idx = 0;
-    long steps[c->n];
+    pstate *ps = c->w;
+    int idx = 0;
     double peak = 0, lo = INFINITY, hi = -INFINITY;
     char arrows[8192] = "";
     for (int i = 0; !rc && i < c->n; i++) {
         const prun *r = &c->r[i];
         long step = c->o->step;
-        has[i] = 0;
         if (step < 0) {
             sqlite3_bind_text(ms, 1, r->id, -1, SQLITE_STATIC);
             if ((rc = sqlite3_step(ms)) == SQLITE_ROW && sqlite3_column_type(ms, 0) != SQLITE_NULL)
@@ -690,8 +750,8 @@ static int kind_spectrum(ctx *c, err *e)
         sqlite3_reset(qd);
         if (rc || step < 0 || !k)
             continue;
-        has[i] = 1;
-        steps[i] = step;
+        ps[i].has = 1;
+        ps[i].step = step;
         /* PyHessian's density_generate: a grid padded by 0.01 on both sides, Gaussians of
          * variance 1e-5 max(1, lmax - lmin), normalized by sum * spacing */
         double mn = nodes[0], mx = nodes[0];
@@ -714,7 +774,8 @@ static int kind_spectrum(ctx *c, err *e)
             d[p] = v;
             sum += v;
         }
-        fprintf(f, "%s# %s, step %ld: lambda density\n", idx ? "\n\n" : "", r->rlabel, step);
+        fprintf(f, "%s# %s, step %ld: lambda density\n", idx ? "\n\n" : "", plain(r->rlabel),
+                step);
         for (int p = 0; p < SPEC_POINTS; p++) {
             d[p] /= sum * dx;
             peak = fmax(peak, d[p]);
@@ -757,9 +818,9 @@ static int kind_spectrum(ctx *c, err *e)
             num(floor_), num(peak * 5), arrows);
     fprintf(g, "plot \\\n");
     for (int i = 0, j = 0; i < c->n; i++)
-        if (has[i]) {
+        if (ps[i].has) {
             char t[400];
-            snprintf(t, sizeof t, "%s, step %ld", c->r[i].rlabel, steps[i]);
+            snprintf(t, sizeof t, "%s, step %ld", c->r[i].rlabel, ps[i].step);
             fprintf(g, "  'spectrum.dat' index %d using 1:($2 > %s ? $2 : %s) with lines "
                        "lw 1.6 lc rgb '#%06x' title '%s', \\\n", j++, num(floor_), num(floor_),
                     c->r[i].rgb, quote(t));
@@ -785,19 +846,20 @@ static int kind_collapse(ctx *c, err *e)
         return rc;
     }
     /* epoch on x when every row has one (unless --x step) */
-    int epoch = c->o->x != PLOT_X_STEP, has[c->n], idx = 0;
+    pstate *w = c->w;
+    int epoch = c->o->x != PLOT_X_STEP, idx = 0;
     double mn[4], mx[4];
     for (int k = 0; k < 4; k++)
         mn[k] = INFINITY, mx[k] = -INFINITY;
     for (int pass = 0; pass < 2 && !rc; pass++)
         for (int i = 0; !rc && i < c->n; i++) {
-            has[i] = 0;
+            w[i].has = 0;
             sqlite3_bind_text(st, 1, c->r[i].id, -1, SQLITE_STATIC);
             while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (pass && !has[i])   /* data sets only for runs with rows */
+                if (pass && !w[i].has)   /* data sets only for runs with rows */
                     fprintf(f, "%s# %s: %s nc1 nc2 nc3 nc4\n", idx++ ? "\n\n" : "",
-                            c->r[i].rlabel, epoch ? "epoch" : "step");
-                has[i] = 1;
+                            plain(c->r[i].rlabel), epoch ? "epoch" : "step");
+                w[i].has = 1;
                 if (!pass) {
                     epoch &= sqlite3_column_type(st, 1) != SQLITE_NULL;
                     for (int k = 0; k < 4; k++)
@@ -818,7 +880,7 @@ static int kind_collapse(ctx *c, err *e)
     int crc = dclose(c, f, "collapse.dat", e), any = 0;
     rc = rc ? rc : crc;
     for (int i = 0; i < c->n; i++)
-        any |= has[i];
+        any |= w[i].has;
     if (!rc && !any)
         rc = err_set(e, ERR_DATA, "collapse: no neural-collapse rows for the selected runs");
     if (rc)
@@ -832,7 +894,7 @@ static int kind_collapse(ctx *c, err *e)
         "NC4  mismatch with nearest class mean"};
     int nr = 0;
     for (int i = 0; i < c->n; i++)
-        nr += has[i];
+        nr += w[i].has;
     fprintf(g, "set multiplot layout 2,2 title 'Neural collapse (Papyan, Han & Donoho 2020)' "
                "margins 0.1,0.97,%s,0.86 spacing 0.12,0.14\n"
                "set key at screen 0.5, screen 0.01 center bottom horizontal noopaque nobox\n"
@@ -843,7 +905,7 @@ static int kind_collapse(ctx *c, err *e)
                 lg ? "set logscale y; set format y '%.0e'" : "unset logscale y; set format y '%g'",
                 k == 3 ? "fraction of samples" : lg ? "log scale" : "");
         for (int i = 0, j = 0; i < c->n; i++)
-            if (has[i])
+            if (w[i].has)
                 fprintf(g, "  'collapse.dat' index %d using 1:%d with linespoints pt 7 ps 0.6 "
                            "lw 2 dt %d lc rgb '#%06x' title '%s', \\\n", j++, 2 + k, c->r[i].dash,
                         c->r[i].rgb, k ? "" : quote(c->r[i].rlabel));
@@ -854,14 +916,6 @@ static int kind_collapse(ctx *c, err *e)
 }
 
 /* --- landscape: 1-D lines (loss and accuracy), or a 2-D map / surface --- */
-
-typedef struct lgrid {
-    int grid, ny, nx;
-    long step;
-    char split[16], norm[32];
-    int pca;                /* axes pca with its explained-variance ratios */
-    double explained[2];
-} lgrid;
 
 /* Run r's grid (o->grid, else the latest that is not an interpolation); *found. */
 static int find_grid(ctx *c, const prun *r, lgrid *lg, int *found, err *e)
@@ -948,7 +1002,7 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
     }
     sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, lg->grid);
-    fprintf(f, "# PCA trajectory of %s: x y loss\n", r->rlabel);
+    fprintf(f, "# PCA trajectory of %s: x y loss\n", plain(r->rlabel));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ntraj++;
         fprintf(f, "%s %s %s\n", num(dcol(st, 0)), num(dcol(st, 1)), num(dcol(st, 2)));
@@ -962,7 +1016,7 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
     preamble(c, c->o->surface ? 900 : 820, c->o->surface ? 700 : 720);
     FILE *g = c->gp;
     fprintf(g, "set title 'Loss landscape: %s, step %ld (%s split)'\n", quote(r->rlabel),
-            lg->step, lg->split);
+            lg->step, quote(lg->split));
     if (lg->pca)    /* the explained variance, as the reference's plot_contour_trajectory */
         fprintf(g, "set xlabel '1st PC: %.2f %%'\nset ylabel '2nd PC: %.2f %%'\n",
                 100 * lg->explained[0], 100 * lg->explained[1]);
@@ -996,13 +1050,13 @@ static int landscape_2d(ctx *c, const prun *r, const lgrid *lg, err *e)
 
 static int kind_landscape(ctx *c, err *e)
 {
-    lgrid lg[c->n];
-    int found[c->n], any = 0, rc = 0;
+    pstate *w = c->w;
+    int any = 0, rc = 0;
     for (int i = 0; !rc && i < c->n; i++) {
-        rc = find_grid(c, &c->r[i], &lg[i], &found[i], e);
-        if (!rc && found[i] && !any && lg[i].ny > 1)
-            return landscape_2d(c, &c->r[i], &lg[i], e);
-        any |= found[i];
+        rc = find_grid(c, &c->r[i], &w[i].lg, &w[i].found, e);
+        if (!rc && w[i].found && !any && w[i].lg.ny > 1)
+            return landscape_2d(c, &c->r[i], &w[i].lg, e);
+        any |= w[i].found;
     }
     if (!rc && !any)
         rc = err_set(e, ERR_DATA, "landscape: no landscape grid for the selected runs");
@@ -1010,14 +1064,14 @@ static int kind_landscape(ctx *c, err *e)
     if (rc || !f)
         return rc ? rc : ERR_SYS;
     double lmin = INFINITY, lmax = -INFINITY;
-    int hasacc = 0, idx = 0, use[c->n];
+    int hasacc = 0, idx = 0;
     for (int i = 0; !rc && i < c->n; i++) {
-        use[i] = found[i] && lg[i].ny == 1;
-        if (!use[i])
+        w[i].use = w[i].found && w[i].lg.ny == 1;
+        if (!w[i].use)
             continue;
-        fprintf(f, "%s# %s, grid %d: alpha loss acc\n", idx++ ? "\n\n" : "", c->r[i].rlabel,
-                lg[i].grid);
-        rc = write_grid(c, &c->r[i], &lg[i], f, &lmin, &lmax, &hasacc, e);
+        fprintf(f, "%s# %s, grid %d: alpha loss acc\n", idx++ ? "\n\n" : "", plain(c->r[i].rlabel),
+                w[i].lg.grid);
+        rc = write_grid(c, &c->r[i], &w[i].lg, f, &lmin, &lmax, &hasacc, e);
     }
     int crc = dclose(c, f, "landscape.dat", e);
     if ((rc = rc ? rc : crc))
@@ -1025,19 +1079,19 @@ static int kind_landscape(ctx *c, err *e)
     preamble(c, 900, 600);
     FILE *g = c->gp;
     int first = 0;
-    while (!use[first])
+    while (!w[first].use)
         first++;
     fprintf(g, "set title '1-D loss landscape along a %s direction (%s split, step %ld)'\n"
                "set xlabel 'α  (distance along the direction)'\nset ylabel 'loss'\n%s"
                "set key top center\n",
-            norm_text(lg[first].norm), lg[first].split, lg[first].step,
+            norm_text(w[first].lg.norm), quote(w[first].lg.split), w[first].lg.step,
             c->o->logy && lmin > 0 ? "set logscale y\n" : "");
     if (hasacc)
         fprintf(g, "set y2label 'accuracy (fraction)'\nset y2tics nomirror\nset y2range [0:1.05]\n"
                    "set border 11\n");
     fprintf(g, "plot \\\n");
     for (int i = 0, j = 0; i < c->n; i++) {
-        if (!use[i])
+        if (!w[i].use)
             continue;
         fprintf(g, "  'landscape.dat' index %d using 1:2 with lines lw 2.2 lc rgb '#%06x' "
                    "title 'loss  %s', \\\n", j, c->r[i].rgb, quote(c->r[i].rlabel));
@@ -1222,7 +1276,7 @@ static int kind_interp(ctx *c, err *e)
     char notes[8192] = "";
     for (int l = 0; !rc && l < n; l++) {
         iline *L = &v[l];
-        fprintf(f, "%s# %s: alpha loss error\n", l ? "\n\n" : "", L->label);
+        fprintf(f, "%s# %s: alpha loss error\n", l ? "\n\n" : "", plain(L->label));
         for (int k = 0; k < L->n; k++) {
             fprintf(f, "%s %s %s\n", num(L->a[k]), num(L->l[k]), num(L->err[k]));
             hasacc |= isfinite(L->err[k]);
@@ -1282,12 +1336,6 @@ static int kind_interp(ctx *c, err *e)
 
 /* --- race: optimizers' trajectories on a 2-D test function's contour map --- */
 
-typedef struct track {
-    char label[300];
-    uint32_t rgb;
-    int dash, n;
-} track;
-
 /* A CSV of `basin optimize` (step,x,y,f) appended to f as one index block. */
 static int copy_race_csv(const char *path, FILE *f, int *n, double box[4], err *e)
 {
@@ -1326,7 +1374,7 @@ static int kind_race(ctx *c, err *e)
 {
     char fn[128] = "";
     int rc = 0, nt = 0;
-    track t[c->n + c->o->ncsv + 1];
+    pstate *w = c->w;
     if (c->o->function)
         snprintf(fn, sizeof fn, "%s", c->o->function);
     for (int i = 0; !rc && !fn[0] && i < c->n; i++)
@@ -1354,7 +1402,7 @@ static int kind_race(ctx *c, err *e)
         sqlite3_bind_text(st, 1, c->r[i].id, -1, SQLITE_STATIC);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (!T.n)   /* a block only for runs with a trajectory */
-                fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", T.label);
+                fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", plain(T.label));
             double x = dcol(st, 1), y = dcol(st, 2);
             fprintf(f, "%lld %s %s %s\n", sqlite3_column_int64(st, 0), num(x), num(y),
                     num(dcol(st, 3)));
@@ -1367,7 +1415,7 @@ static int kind_race(ctx *c, err *e)
         rc = rc == SQLITE_DONE ? 0 : dberr(c, "trajectories", e);
         sqlite3_reset(st);
         if (T.n)
-            t[nt++] = T;
+            w[nt++].t = T;
     }
     sqlite3_finalize(st);
     for (int k = 0; !rc && k < c->o->ncsv; k++) {
@@ -1375,9 +1423,9 @@ static int kind_race(ctx *c, err *e)
         track T = {.dash = 1};
         snprintf(T.label, sizeof T.label, "%.*s", stem(base), base);
         T.rgb = style_optim_known(T.label) ? style_optim_rgb(T.label) : style_cycle_rgb(k);
-        fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", T.label);
+        fprintf(f, "%s# %s: step x y f\n", nt ? "\n\n" : "", plain(T.label));
         if (!(rc = copy_race_csv(p, f, &T.n, box, e)) && T.n)
-            t[nt++] = T;
+            w[nt++].t = T;
     }
     int crc = dclose(c, f, "race.dat", e);
     rc = rc ? rc : crc;
@@ -1403,7 +1451,7 @@ static int kind_race(ctx *c, err *e)
     }
     int gif = !strcmp(c->ext, "gif"), steps = 0;
     for (int k = 0; k < nt; k++)
-        steps = t[k].n > steps ? t[k].n : steps;
+        steps = w[k].t.n > steps ? w[k].t.n : steps;
     preamble(c, 820, 720);
     FILE *g = c->gp;
     fprintf(g, "F(x,y) = %s\nset xrange [%s:%s]\nset yrange [%s:%s]\n"
@@ -1432,9 +1480,9 @@ static int kind_race(ctx *c, err *e)
     for (int k = 0; k < nt; k++) {
         const char *every = gif ? " every ::0::S" : "";
         fprintf(g, ", \\\n  'race.dat' index %d%s using 2:3:(0) with lines lw 2.4 dt %d lc rgb "
-                   "'#%06x' title '%s'", k, every, t[k].dash, t[k].rgb, quote(t[k].label));
+                   "'#%06x' title '%s'", k, every, w[k].t.dash, w[k].t.rgb, quote(w[k].t.label));
         fprintf(g, ", \\\n  'race.dat' index %d every ::%s::%s using 2:3:(0) with points pt 7 "
-                   "ps 1.1 lc rgb '#%06x' notitle", k, gif ? "S" : "0", gif ? "S" : "0", t[k].rgb);
+                   "ps 1.1 lc rgb '#%06x' notitle", k, gif ? "S" : "0", gif ? "S" : "0", w[k].t.rgb);
     }
     fprintf(g, "\n%s", gif ? "}\n" : "");
     return 0;
@@ -1445,8 +1493,9 @@ static int kind_race(ctx *c, err *e)
 static int kind_compare(ctx *c, err *e)
 {
     const char *key = c->o->metric ? c->o->metric : "test_acc";
-    int first[c->n], rc = 0, idx = 0;
-    groups(c, first);
+    pstate *w = c->w;
+    int rc = 0, idx = 0;
+    groups(c);
     FILE *f = dopen(c, "compare.dat", e), *s = f ? dopen(c, "seeds.dat", e) : NULL;
     if (!f || !s) {
         if (f)
@@ -1458,34 +1507,39 @@ static int kind_compare(ctx *c, err *e)
                  "ORDER BY step DESC LIMIT 1", &st, e);
     size_t tot = 0;
     fprintf(f, "# i mean std n rgb label\n");
-    fprintf(s, "# i value (each run's final %s)\n", key);
+    fprintf(s, "# i value (each run's final %s)\n", plain(key));
     for (int gi = 0; !rc && gi < c->n; gi++) {
-        if (first[gi] != gi)
+        if (w[gi].first != gi)
             continue;
-        double v[c->n], mean = 0, ss = 0;
+        double mean = 0, ss = 0;
         int n = 0;
         for (int i = gi; !rc && i < c->n; i++) {
-            if (first[i] != gi)
+            if (w[i].first != gi)
                 continue;
             sqlite3_bind_text(st, 1, c->r[i].id, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-            if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                v[n++] = dcol(st, 0);
+            if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                w[i].v = dcol(st, 0);
+                w[i].has = 1;
+                n++;
+            }
             rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : dberr(c, "metrics", e);
             sqlite3_reset(st);
         }
         if (!n)
             continue;
         idx++;
-        for (int k = 0; k < n; k++)
-            mean += v[k] / n;
-        for (int k = 0; k < n; k++) {
-            ss += (v[k] - mean) * (v[k] - mean);
-            fprintf(s, "%d %s\n", idx, num(v[k]));
-        }
+        for (int i = gi; i < c->n; i++)   /* the group's runs with a value, in order */
+            if (w[i].first == gi && w[i].has)
+                mean += w[i].v / n;
+        for (int i = gi; i < c->n; i++)
+            if (w[i].first == gi && w[i].has) {
+                ss += (w[i].v - mean) * (w[i].v - mean);
+                fprintf(s, "%d %s\n", idx, num(w[i].v));
+            }
         char lab[256];
-        snprintf(lab, sizeof lab, "%s", c->r[gi].label);
-        for (char *p = lab; *p; p++)
+        snprintf(lab, sizeof lab, "%s", plain(c->r[gi].label));
+        for (char *p = lab; *p; p++)   /* the label is a "string" column */
             *p = *p == '"' ? '\'' : *p;
         tot += strlen(lab);
         fprintf(f, "%d %s %s %d %u \"%s\"\n", idx, num(mean), num(n > 1 ? sqrt(ss / (n - 1)) : 0),
@@ -1553,6 +1607,9 @@ int plot_opts_check(const plot_opts *o, err *e)
     if (o->out && strcmp(x, "png") && strcmp(x, "svg") && strcmp(x, "pdf") && strcmp(x, "gif"))
         return err_set(e, ERR_USAGE, "--out %s: the extension chooses the format: "
                        ".png, .svg or .pdf (.gif: race, animated)", o->out);
+    if (control_char(o->out))   /* the script names the output: one line */
+        return err_set(e, ERR_USAGE, "--out: the file name holds the control character 0x%02x",
+                       control_char(o->out));
     if (!strcmp(x, "gif") && strcmp(o->kind, "race"))
         return err_set(e, ERR_USAGE, "--out %s: animated GIF is for race only", o->out);
     if (o->ncsv && strcmp(o->kind, "interp") && strcmp(o->kind, "race"))
@@ -1605,6 +1662,8 @@ static int render(ctx *c, int k, err *e)
     if (!rc && c->s && (kinds[k].needs_store || o->nruns || o->experiment || !o->ncsv)
         && (rc = select_ids(c, e)) == 0)
         rc = load_runs(c, e);
+    if (!rc && !(c->w = err_calloc(e, (size_t)c->n + (size_t)o->ncsv + 1, sizeof *c->w)))
+        rc = ERR_SYS;
     if (!rc && !(c->gp = dopen(c, "plot.gp", e)))
         rc = ERR_SYS;
     rc = rc ? rc : kinds[k].draw(c, e);
@@ -1643,5 +1702,6 @@ int plot_render(store *s, const plot_opts *o, err *e)
     if (c.tmp)   /* cleared by run_gnuplot when gnuplot failed: the script is kept */
         rm_tmp(&c);
     free(c.r);
+    free(c.w);
     return rc;
 }

@@ -11,6 +11,12 @@
  * temporary one otherwise (removed after a successful render, kept and named in the
  * message when gnuplot fails).
  *
+ * Databases come from other people (basin merge of shards): every text a script or data
+ * file carries (legends from parameter keys and values, metric keys, splits, CSV file
+ * names, the output path) is one line, its control characters replaced by '?', and
+ * reaches the script only inside a single-quoted string (quotes doubled), where gnuplot
+ * substitutes nothing; so no value can start a command of its own (`!cmd`, `system`).
+ *
  * Kinds (file names inside the directory):
  *   curves     curves.dat: per group of runs that differ only by seed, index g rows
  *              "x mean std n lo hi" (sample std over seeds, 0 for one run; lo/hi the
@@ -70,8 +76,8 @@ extern const char *const plot_kinds[];
 /* Defaults: everything 0 / NULL (PLOT_X_AUTO) except step = -1, grid = -1. */
 void plot_opts_default(plot_opts *o);
 
-/* Check o without touching any file: the kind, the output's extension, combinations.
- * ERR_USAGE with a message naming the option. */
+/* Check o without touching any file: the kind, the output's extension (and no control
+ * character in its name), combinations. ERR_USAGE with a message naming the option. */
 int plot_opts_check(const plot_opts *o, err *e);
 
 /* Draw o->kind from the store s. ERR_USAGE for bad options, ERR_DATA when the store

@@ -10,7 +10,8 @@
 # The databases are made here (binary, and the schema version moves): good.db from a
 # tiny experiment, future.db (user_version 99), negative.db (-254), foreign.db (SQLite, not basin's),
 # text.db (not SQLite), cut.db (good.db cut to 3000 bytes), damaged.db (an index
-# pointing at another's pages: integrity_check fails). Needs the sqlite3 shell.
+# pointing at another's pages: integrity_check fails). Also ini_giant_sweep.ini, a 9.7 MB
+# sweep (too big to commit). Needs the sqlite3 shell.
 # One "PASS name" or "FAIL name: detail" line per check, then "N passed, M failed".
 set -u
 
@@ -47,6 +48,10 @@ cp good.db damaged.db   # the params index pointed at the runs index's pages
 sqlite3 damaged.db "PRAGMA writable_schema = ON; UPDATE sqlite_master SET rootpage =
   (SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_runs_1')
   WHERE name = 'sqlite_autoindex_params_1'"
+# a 9.7 MB sweep value: more than the default 8 MB stack (it once sat in a stack array)
+awk 'BEGIN { printf "[experiment]\nname = giant\nseed = {"
+             for (i = 0; i < 1200000; i++) printf "%s%d", i ? ", " : "", i
+             printf "}\n[train]\nsteps = 1\n" }' >ini_giant_sweep.ini
 
 # ---- the catalogue ---------------------------------------------------------------------
 tab=$(printf '\t')

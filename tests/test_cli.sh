@@ -142,7 +142,11 @@ done
 expect "usage: no arguments -> 2" 2 "usage" "$B"
 expect "usage: unknown command -> 2" 2 "frobnicate" "$B" frobnicate
 expect "usage: --lrr -> 2, did you mean --lr" 2 "did you mean --lr" "$B" train --lrr 0.1 --steps 1
+expect "usage: --LR -> 2, did you mean --lr (case-insensitive)" 2 "did you mean --lr?" \
+    "$B" train --LR 0.1 --steps 1
 expect "usage: --lr abc" 2 "--lr|abc" "$B" train --lr abc --steps 1
+expect "usage: --lr 1e-320 (subnormal) is too close to 0" 2 "--lr: '1e-320' is too close to 0" \
+    "$B" train --lr 1e-320 --steps 1
 expect "usage: --hidden 256,,3" 2 "--hidden|256,,3" "$B" eval --hidden 256,,3
 expect "usage: --batch 0" 2 "--batch|0" "$B" train --batch 0 --steps 1
 expect "usage: --act swish" 2 "--act|swish" "$B" eval --act swish
@@ -269,10 +273,44 @@ if [ -r "$FDIR/train-images-idx3-ubyte.gz" ] && [ -r "$FDIR/train-labels-idx1-ub
 else
     fail "bad: truncated gzip IDX images: no $FDIR/train-*-idx?-ubyte.gz to cut"
 fi
+# a gzip bomb: a member whose header declares 2000000 images of 28x28 (1.57 GB) and
+# whose trailer agrees, holding 2 MB of zeros in stored blocks and then corrupt data:
+# --samples 10 inflates 10 images and never reaches it (it was read whole: corrupt)
+mkdir bomb
+{ printf '\037\213\010\000\000\000\000\000\000\003'
+  printf '\000\377\377\000\000\000\000\010\003\000\036\204\200\000\000\000\034\000\000\000\034'
+  head -c 65519 /dev/zero
+  i=0; while [ $i -lt 31 ]; do printf '\000\377\377\000\000'; head -c 65535 /dev/zero; i=$((i + 1)); done
+  printf '\007\000\000\000\000\020\310\165\135'; } >bomb/train-images-idx3-ubyte.gz
+{ printf '\000\000\010\001\000\036\204\200'; head -c 2000000 /dev/zero; } | gzip -n \
+    >bomb/train-labels-idx1-ubyte.gz
+expect "gzip bomb: --samples 10 of 2000000 images (1.57 GB declared) reads 10" 0 "loss=" \
+    "$B" eval --data idx:bomb --samples 10 --hidden 4
+expect "gzip bomb: without --samples it is read whole, to its corrupt data" 1 \
+    "bomb/train-images-idx3-ubyte.gz: corrupt gzip data" "$B" eval --data idx:bomb --hidden 4
 expect "bad: --samples 100000 of 60000" 1 "100000|60000" "$B" eval --samples 100000
 expect "bad: idx:DIR without files" 1 "empty/train-images-idx3-ubyte" "$B" eval --data idx:empty
 expect "sys: --save into a missing directory -> 3" 3 "$T/no/dir/x.npy" \
     "$B" train --model rosenbrock --lr 0.001 --steps 3 --quiet --save "$T/no/dir/x.npy"
+# paths longer than a message (1 KB): the path is shortened in the middle, the reason kept
+LONG=$T$(awk 'BEGIN { for (i = 0; i < 8; i++) { printf "/"; for (j = 0; j < 250; j++) printf "d" } }')
+expect "long path: --db of 2 KB, no such database" 1 "$T/ddd|ddd/x.db: no such database" \
+    "$B" runs --db "$LONG/x.db"
+printf '[experiment]\nname = deep\n[data]\ndata = blobs\nsamples = 16\n[model]\nhidden = 2\n[train]\nsteps = 1\n' >deep.ini
+# (SQLite opens no path over 512 bytes: exit 3, with its reason)
+expect "long path: run --db 2 KB deep -> 3, the reason kept" 3 \
+    "$T/ddd|ddd/run/x.db: cannot open: unable to open database file" \
+    "$B" run deep.ini --db "$LONG/run/x.db"
+check "long path: run made the --db directory whole, not a cut one" "no $LONG/run" \
+    [ -d "$LONG/run" ]
+expect "long path: csv:FILE of 2 KB, cannot open" 1 "$T/ddd|ddd/x.csv: cannot open: No such file" \
+    "$B" eval --data "csv:$LONG/x.csv" --model logreg
+expect "long path: idx:DIR of 2 KB, no such file" 1 "ddd/train-images-idx3-ubyte.gz: no such file" \
+    "$B" eval --data "idx:$LONG" --hidden 4
+mkdir -p "$LONG" && printf '0,1,2\n1,x,3\n' >"$LONG/bad.csv"
+expect "long path: a bad CSV 2 KB deep names line, column and value" 1 \
+    "$T/ddd|ddd/bad.csv:2: column 2: 'x' is not a finite number" \
+    "$B" eval --data "csv:$LONG/bad.csv" --model logreg
 
 # ---- 7. test functions (no data) ---------------------------------------------------------
 expect "testfn: eval rosenbrock" 0 "loss=" "$B" eval --model rosenbrock

@@ -332,6 +332,132 @@ static void test_idx(void)
     load_reject("idx: zero images", &o, ERR_DATA, "train-images-idx3-ubyte.gz", "dimension 0");
 }
 
+/* DIR/train-images-idx3-ubyte[.gz] whose header declares n images of rows x cols but
+ * which holds `held` of them (noise bytes seeded by 7), and DIR/train-labels-idx1-ubyte.gz
+ * declaring n labels and holding min(n, held_labels) (i % 4). */
+static void write_idx_short(const char *dir, unsigned n, unsigned rows, unsigned cols,
+                            unsigned held, unsigned held_labels, int gz)
+{
+    size_t len = 16 + (size_t)held * rows * cols;
+    unsigned char *b = malloc(len > 8 + (size_t)held_labels ? len : 8 + (size_t)held_labels);
+    unsigned hdr[4] = { 0x803, n, rows, cols }, s = 7;
+    char path[512];
+    for (int i = 0; i < 16; i++)
+        b[i] = (unsigned char)(hdr[i / 4] >> (24 - 8 * (i % 4)));
+    for (size_t i = 16; i < len; i++)
+        b[i] = noise_byte(&s);
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte%s", dir, gz ? ".gz" : "");
+    write_file(path, b, len, gz);
+    unsigned lh[2] = { 0x801, n };
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(lh[i / 4] >> (24 - 8 * (i % 4)));
+    for (unsigned i = 0; i < held_labels; i++)
+        b[8 + i] = (unsigned char)(i % 4);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", dir);
+    write_file(path, b, 8 + (size_t)held_labels, 1);
+    free(b);
+}
+
+/* path: one gzip member that claims to hold `isize` bytes (its trailer's ISIZE) and
+ * holds p (len bytes) and `pad` zeros in stored blocks, then an invalid block (inflate
+ * fails there): whole by its trailer, corrupt past pad. The trailer's CRC is 0. */
+static void write_gz_corrupt_tail(const char *path, const unsigned char *p, size_t len,
+                                  size_t pad, uint32_t isize)
+{
+    static const unsigned char head[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+    unsigned char *all = calloc(1, len + pad);
+    FILE *f = fopen(path, "wb");
+    if (!all || !f) {
+        free(all);
+        if (f)
+            fclose(f);
+        return;
+    }
+    memcpy(all, p, len);
+    fwrite(head, 1, sizeof head, f);
+    for (size_t done = 0; done < len + pad;) {   /* stored blocks: BFINAL 0, BTYPE 00 */
+        size_t k = len + pad - done < 65535 ? len + pad - done : 65535;
+        unsigned char b[5] = { 0, (unsigned char)k, (unsigned char)(k >> 8),
+                               (unsigned char)~k, (unsigned char)(~k >> 8) };
+        fwrite(b, 1, 5, f);
+        fwrite(all + done, 1, k, f);
+        done += k;
+    }
+    unsigned char tail[9] = { 7,   /* BFINAL 1, BTYPE 11: invalid */
+                              0, 0, 0, 0, (unsigned char)isize, (unsigned char)(isize >> 8),
+                              (unsigned char)(isize >> 16), (unsigned char)(isize >> 24) };
+    fwrite(tail, 1, sizeof tail, f);
+    fclose(f);
+    free(all);
+}
+
+/* The first N samples of a file that says it is whole read only the first N images (a
+ * gzip bomb with --samples 10 costs 10 images); a file that does not say so is read
+ * whole; a header declaring more than the cap is refused before reading. */
+static void test_idx_partial(void)
+{
+    char spec[600];
+    data_opts o;
+    data *d = NULL;
+    err e = { 0 };
+    snprintf(spec, sizeof spec, "idx:%s", tpath("idxpart"));
+    mkdir(spec + 4, 0700);
+    data_opts_default(&o);
+    o.spec = spec;
+    o.scale = DATA_SCALE_NONE;
+    o.samples = 10;
+    /* 1000000 images of 3x4 declared (its trailer agrees): 10 of noise, 2 MB of zeros,
+     * then corrupt data, as if the 12 MB never read were a gigabyte */
+    enum { NDECL = 1000000, PAD = 2 << 20 };
+    unsigned char im[16 + 120], *lab = malloc(8 + NDECL);
+    unsigned hdr[4] = { 0x803, NDECL, 3, 4 }, s = 7;
+    for (int i = 0; i < 16; i++)
+        im[i] = (unsigned char)(hdr[i / 4] >> (24 - 8 * (i % 4)));
+    for (size_t i = 16; i < sizeof im; i++)
+        im[i] = noise_byte(&s);
+    write_gz_corrupt_tail(tpath("idxpart/train-images-idx3-ubyte.gz"), im, sizeof im, PAD,
+                          16 + 12u * NDECL);
+    unsigned lh[2] = { 0x801, NDECL };
+    for (int i = 0; i < 8; i++)
+        lab[i] = (unsigned char)(lh[i / 4] >> (24 - 8 * (i % 4)));
+    for (unsigned i = 0; i < NDECL; i++)
+        lab[8 + i] = (unsigned char)(i % 4);
+    write_file(tpath("idxpart/train-labels-idx1-ubyte.gz"), lab, 8 + NDECL, 1);
+    free(lab);
+    int rc = load(&o, &d, &e), ok = !rc && d->n == 10 && d->d == 12 && d->classes == 4;
+    s = 7;
+    for (size_t i = 0; ok && i < 120; i++)
+        ok = d->x[i] == noise_byte(&s) && d->y[i / 12] == (int)(i / 12 % 4);
+    CHECK(ok, "idx: the first 10 samples of a whole-looking gzip read 10 images, not the "
+          "1000000 its header declares", "rc %d: %s", rc, e.msg);
+    data_free(d);
+    o.samples = 0;
+    load_reject("idx: all samples read every image (and reach the corrupt data)", &o, ERR_DATA,
+                "train-images-idx3-ubyte.gz", "corrupt gzip data");
+    o.samples = 10;
+    o.random_subset = 1;
+    load_reject("idx: a random subset reads every image", &o, ERR_DATA,
+                "train-images-idx3-ubyte.gz", "corrupt gzip data");
+    o.random_subset = 0;
+    /* 1000 declared, 20 held, its trailer says 256 bytes: read whole, so truncated */
+    write_idx_short(spec + 4, 1000, 3, 4, 20, 1000, 1);
+    load_reject("idx: a gzip whose trailer disagrees with its header is read whole: truncated, "
+                "even for 10 samples", &o, ERR_DATA, "train-images-idx3-ubyte.gz",
+                "truncated: data needs 12000 bytes, file holds 240");
+    /* a raw file's size is known without reading it: truncated even for 10 samples */
+    write_idx_short(spec + 4, 1000, 3, 4, 20, 1000, 0);
+    rename(tpath("idxpart/train-images-idx3-ubyte.gz"), tpath("idxpart/gz.keep"));
+    load_reject("idx: a raw file shorter than its header is truncated, even for 10 samples",
+                &o, ERR_DATA, "idxpart/train-images-idx3-ubyte:",
+                "truncated: data needs 12000 bytes, file holds 240");
+    unlink(tpath("idxpart/train-images-idx3-ubyte"));
+    /* 3000000 images of 28x28 are 2352000000 bytes: beyond the cap, refused unread */
+    write_idx_short(spec + 4, 3000000, 28, 28, 0, 0, 1);
+    load_reject("idx: a header declaring more than 2 GiB is refused naming the cap", &o, ERR_DATA,
+                "idxpart/train-images-idx3-ubyte.gz: the header declares 3000000 images of 28x28",
+                "2147483648");
+}
+
 /* ---- Fashion-MNIST ---------------------------------------------------------------- */
 
 static void test_fashion(void)
@@ -427,6 +553,21 @@ static void test_csv(void)
               && !memcmp(h->y, d->y, 3 * sizeof *d->y),
           "csv with a header, CRLF and blank lines", "rc %d: %s", rc, e.msg);
     data_free(h);
+    /* a UTF-8 byte-order mark (spreadsheets write one) and no header: every row is data */
+    write_text(tpath("bom.csv"), "\xEF\xBB\xBF" "0,1.5,2\n2,-3,4e2\n1, 0.25 ,0\n");
+    write_text(tpath("bomh.csv"), "\xEF\xBB\xBF" "label,f1,f2\n0,1.5,2\n2,-3,4e2\n1,0.25,0\n");
+    snprintf(spec, sizeof spec, "csv:%s", tpath("bom.csv"));
+    rc = load(&o, &h, &e);
+    CHECK(!rc && h->n == 3 && h->d == 2 && !memcmp(h->x, want, sizeof want)
+              && !memcmp(h->y, d->y, 3 * sizeof *d->y),
+          "csv with a byte-order mark and no header keeps its first row", "rc %d: %s n %zu",
+          rc, e.msg, rc ? 0 : h->n);
+    data_free(h);
+    snprintf(spec, sizeof spec, "csv:%s", tpath("bomh.csv"));
+    rc = load(&o, &h, &e);
+    CHECK(!rc && h->n == 3 && !memcmp(h->x, want, sizeof want),
+          "csv with a byte-order mark and a header", "rc %d: %s", rc, e.msg);
+    data_free(h);
     data_free(d);
 
     /* Lines of 3000 features (~25 KB each). */
@@ -460,6 +601,8 @@ static void test_csv(void)
         { "csv: negative label", "neg.csv", "0,1\n-1,2\n", "neg.csv:2", "label '-1'" },
         { "csv: non-integer label", "frac.csv", "1.5,2\n", "frac.csv:1", "label '1.5'" },
         { "csv: label only", "one.csv", "1\n2\n", "one.csv:1", "1 columns" },
+        { "csv: a label beyond the 4096 classes a loss takes", "big.csv", "4095,1\n4096,2\n",
+          "big.csv:2", "label '4096' is out of range: at most 4096 classes" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         write_text(tpath(bad[i].file), bad[i].text);
@@ -770,6 +913,7 @@ int main(void)
           "data_opts_default", "spec %s", o.spec);
     test_npy();
     test_idx();
+    test_idx_partial();
     test_csv();
     test_synth();
     test_imbalance_noise();

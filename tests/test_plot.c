@@ -3,7 +3,9 @@
  * 2/eta and (2+2 beta)/eta, the spectral density's normalization, grid scan lines in
  * gnuplot's order, barriers), PNGs of the requested size from gnuplot when it is
  * installed, and the documented error (exit status 3, naming gnuplot-nox) when PATH
- * has no gnuplot. */
+ * has no gnuplot. A second, hostile store holds newlines followed by `!touch` and
+ * `system "touch"`, quotes, backslashes and control characters in every text column a
+ * figure reads: every kind renders, and no command runs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,7 +450,242 @@ static void test_render(const char *db)
         CHECK(rc == 0 && png && w == 640 && h == 480 && bytes > 2000, name,
               "rc %d %s; png %d %ux%u, %ld bytes", rc, e.msg, png, w, h, bytes);
     }
+    /* an output path longer than the 1024-byte quoting buffer plot.c once had, with a
+     * quote in it: written there, whole */
+    plot_opts o;
+    err e = {0};
+    char out[1800];
+    size_t len = (size_t)snprintf(out, sizeof out, "%s", dir);
+    for (int k = 0; k < 6; k++) {
+        len += (size_t)snprintf(out + len, sizeof out - len, "/%0200d", k);
+        mkdir(out, 0777);
+    }
+    snprintf(out + len, sizeof out - len, "/it's.png");
+    plot_opts_default(&o);
+    o.kind = "curves";
+    o.out = out;
+    int rc = plot_render(s, &o, &e);
+    CHECK(rc == 0 && access(out, F_OK) == 0, "render: a 1.2 KB --out path is written whole",
+          "rc %d %s", rc, e.msg);
     store_close(s);
+}
+
+/* Hostile text (issue 18): values that would run `touch pwN` (in gnuplot's directory, the
+ * emit directory) or `touch DIR/pwN` if a newline ended a gnuplot command inside them, with
+ * quotes, backslashes, semicolons, backquotes, macros and control characters. */
+#define NEVIL 6
+static char evil[NEVIL][400];
+
+static void evil_init(void)
+{
+    snprintf(evil[0], sizeof evil[0], "a'\n!touch pw0\n'");
+    snprintf(evil[1], sizeof evil[1], "b'\nsystem \"touch %s/pw1\"\n# '", dir);
+    snprintf(evil[2], sizeof evil[2], "c\\'; system('touch pw2'); \\\\\n!touch %s/pw2\n\\", dir);
+    snprintf(evil[3], sizeof evil[3], "d\x01\r\x1b[31m;`touch pw3`@pw3 \"\n!touch pw3\n\\");
+    snprintf(evil[4], sizeof evil[4], "e\r!touch pw4\r\n\\\n!touch pw4\n");
+    snprintf(evil[5], sizeof evil[5], "f\"\n\"; !touch pw5; \x7f\\");
+}
+
+/* A store whose every text column a figure reads holds a hostile value: the experiment
+ * name, run labels, parameter keys and texts (optim and lr too), a metric key, a
+ * collapse split, grid splits and normalizations. Two runs (two groups): r1 has every
+ * probe table and a 2-D grid, r2 a 1-D grid. */
+static int hostile_fixture(const char *path, const char *metric, err *e)
+{
+    store *s;
+    int rc = store_open(path, &s, e);
+    if (rc)
+        return rc;
+    static const char *ev_ids[2] = {
+        "e100000000000000000000000000000000000000000000000000000000000001",
+        "e200000000000000000000000000000000000000000000000000000000000002"};
+    const char *keys[5] = {"optim", "lr", "function", evil[2], "momentum"};
+    const char *v1[5] = {"sgd", evil[1], "rosenbrock", evil[3], "0.9"};
+    const char *v2[5] = {evil[0], "0.01", "rosenbrock", evil[4], evil[5]};
+    store_run runs[2] = {
+        {ev_ids[0], evil[0], "9e01", "cfg", evil[3], 1, 20, 5, keys, v1},
+        {ev_ids[1], evil[0], "9e02", "cfg", evil[4], 2, 20, 5, keys, v2}};
+    rc = store_experiment_put(s, evil[0], evil[1], evil[2], e);
+    rc = rc ? rc : store_runs_register(s, runs, 2, e);
+    sqlite3_stmt *st = NULL;
+    if (!rc && sqlite3_prepare_v2(store_db(s), "INSERT INTO metrics(run, key, step, epoch, value) "
+                                  "VALUES (?1, ?2, ?3, ?3 / 10.0, ?4)", -1, &st, NULL) != SQLITE_OK)
+        rc = err_set(e, ERR_SYS, "prepare: %s", sqlite3_errmsg(store_db(s)));
+    for (int i = 0; !rc && i < 2; i++)
+        for (int k = 0; !rc && k <= 20; k += 10) {
+            sqlite3_bind_text(st, 1, ev_ids[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 3, k);
+            sqlite3_bind_double(st, 4, 1.0 + i + 0.1 * k);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = err_set(e, ERR_SYS, "insert: %s", sqlite3_errmsg(store_db(s)));
+            sqlite3_reset(st);
+        }
+    sqlite3_finalize(st);
+    double nodes[3] = {-1, 0, 5}, w[3] = {0.2, 0.6, 0.2}, ev[2] = {5, 2};
+    for (long k = 0; !rc && k <= 20; k += 10) {
+        double top = 10 + k, nc[4] = {pow(10, -(double)k / 5), 0.5, 0.25, 0.01 * k};
+        rc = store_eigs_put(s, ev_ids[0], k, evil[2], &top, 1, e);
+        rc = rc ? rc : store_eigs_put(s, ev_ids[1], k, "lanczos", &top, 1, e);
+        rc = rc ? rc : store_collapse_put(s, ev_ids[0], k, evil[3], nc, e);
+        rc = rc ? rc : store_traj(s, ev_ids[0], "theta", k, -1 + 0.05 * k, 1 - 0.02 * k, 1, e);
+    }
+    rc = rc ? rc : store_eigs_put(s, ev_ids[0], 20, "lanczos", ev, 2, e);
+    rc = rc ? rc : store_density_put(s, ev_ids[0], 20, nodes, w, 3, e);
+    double l2[6] = {3, 2, 3, 4, 3, 4}, a2[6] = {0.5, 0.6, 0.5, 0.4, 0.5, 0.4};
+    double l1[3] = {2, 1, 2}, a1[3] = {0.5, 0.9, 0.5};
+    int g;
+    /* lgrid.split holds 15 bytes: a short hostile split */
+    store_grid g2 = {.step = 20, .split = "t'\n!touch pw6", .normalization = evil[4],
+                     .x0 = -1, .x1 = 1, .y0 = -1, .y1 = 1, .nx = 3, .ny = 2, .axes = evil[5]};
+    store_grid g1 = {.step = 20, .split = "t'\n!touch pw7", .normalization = evil[1],
+                     .x0 = -1, .x1 = 1, .nx = 3, .ny = 1};
+    store_grid gi = {.step = 20, .split = evil[0], .normalization = "interpolation",
+                     .x0 = 0, .x1 = 1, .nx = 3, .ny = 1};
+    rc = rc ? rc : store_grid_put(s, ev_ids[0], &g2, l2, a2, &g, e);
+    rc = rc ? rc : store_grid_put(s, ev_ids[1], &g1, l1, a1, &g, e);
+    rc = rc ? rc : store_grid_put(s, ev_ids[0], &gi, l1, a1, &g, e);
+    rc = rc ? rc : store_flush(s, e);
+    store_close(s);
+    return rc;
+}
+
+/* Whether gnuplot ran one of the hostile commands: a pwN file in dir or in sub. */
+static int pwned(const char *sub)
+{
+    for (int k = 0; k < 8; k++) {
+        char p[800];
+        snprintf(p, sizeof p, "%s/pw%d", dir, k);
+        if (access(p, F_OK) == 0)
+            return 1;
+        snprintf(p, sizeof p, "%s/%s/pw%d", dir, sub, k);
+        if (access(p, F_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The first line of text (a script or a data file) that gnuplot would read as a command
+ * of its own or a stray data row: one that starts with '!' or "system", or holds a
+ * control character; NULL when there is none. `data`: lines must also be blank,
+ * comments or rows that start with a number. */
+static const char *bad_line(const char *text, int data)
+{
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int bad = *p == '!' || !strncmp(p, "system", 6);
+        for (size_t k = 0; k < len; k++)
+            bad |= (unsigned char)p[k] < 0x20 || p[k] == 0x7f;
+        if (data && len && *p != '#' && !strchr("-0123456789N", *p))
+            bad = 1;
+        if (bad)
+            return p;
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Every kind drawn from the hostile store: no command runs, every script and data file
+ * keeps one command (or row) per line, and the figure renders. */
+static void test_hostile(void)
+{
+    evil_init();
+    char db[400], metric[64];
+    err e = {0};
+    snprintf(db, sizeof db, "%s/hostile.db", dir);
+    snprintf(metric, sizeof metric, "m'\n!touch pw6\n'");
+    int rc = hostile_fixture(db, metric, &e);
+    CHECK(rc == 0, "hostile: fixture store with hostile text in every column plots read", "%s",
+          e.msg);
+    store *s = rc ? NULL : open_fx(db);
+    if (!s)
+        return;
+    static const char *const files[] = {"plot.gp", "curves.dat", "sharpness.dat", "spectrum.dat",
+                                        "collapse.dat", "landscape.dat", "traj.dat", "interp.dat",
+                                        "race.dat", "compare.dat", "seeds.dat"};
+    int render = have_gnuplot();
+    for (int k = 0; plot_kinds[k]; k++)
+        for (int one = 0; one < 1 + !strcmp(plot_kinds[k], "landscape"); one++) {
+            plot_opts o;
+            char sub[64], out[600], name[160];
+            const char *r2[1] = {"e200"};
+            plot_opts_default(&o);
+            if (!strcmp(plot_kinds[k], "curves") || !strcmp(plot_kinds[k], "compare"))
+                o.metric = metric;
+            if (one) {   /* the 1-D landscape of r2 */
+                o.runs = r2;
+                o.nruns = 1;
+            }
+            snprintf(sub, sizeof sub, "hostile-%s%s", plot_kinds[k], one ? "-1d" : "");
+            snprintf(out, sizeof out, "%s/%s.png", dir, sub);
+            e = (err){0};
+            rc = emit(s, plot_kinds[k], sub, render ? out : NULL, &o, &e);
+            const char *bad = NULL, *in = "";
+            for (size_t f = 0; !bad && f < sizeof files / sizeof files[0]; f++) {
+                char *t = slurp(sub, files[f]);
+                const char *b = t ? bad_line(t, f > 0) : NULL;
+                static char line[120];
+                if (b) {
+                    snprintf(line, sizeof line, "%.*s", (int)strcspn(b, "\n"), b);
+                    bad = line;
+                    in = files[f];
+                }
+                free(t);
+            }
+            snprintf(name, sizeof name, "hostile: %s%s runs no command, one command or row a "
+                     "line", plot_kinds[k], one ? " (1-D)" : "");
+            CHECK(!pwned(sub) && !bad, name, "%s line '%s' (rc %d %s)", in, bad ? bad : "", rc,
+                  e.msg);
+            unsigned w, h;
+            long bytes;
+            snprintf(name, sizeof name, "hostile: %s%s renders", plot_kinds[k], one ? " (1-D)" : "");
+            CHECK(rc == 0 && (!render || png_size(out, &w, &h, &bytes)), name, "rc %d %s", rc, e.msg);
+        }
+    plot_opts o;
+    plot_opts_default(&o);
+    o.kind = "curves";
+    o.out = "x\n!touch pw0\n.png";
+    rc = plot_opts_check(&o, &e);
+    CHECK(rc == ERR_USAGE && strstr(e.msg, "--out") && strstr(e.msg, "0x0a"),
+          "hostile: --out with a newline is refused (exit 2)", "rc %d %s", rc, e.msg);
+    store_close(s);
+}
+
+/* A selection of 120000 runs (one seed group, no grid): drawing state per run on the
+ * stack (lgrid lg[n], about 11 MB) overflowed it; the heap's answer is ERR_DATA. */
+static void test_many_runs(void)
+{
+    enum { NMANY = 120000 };
+    char db[400];
+    err e = {0};
+    snprintf(db, sizeof db, "%s/many.db", dir);
+    store *s = NULL;
+    store_run *runs = calloc(NMANY, sizeof *runs);
+    char (*id)[65] = calloc(NMANY, sizeof *id);
+    int rc = runs && id ? store_open(db, &s, &e) : err_set(&e, ERR_SYS, "out of memory");
+    for (int i = 0; !rc && i < NMANY; i++) {
+        snprintf(id[i], sizeof id[i], "%064x", i + 1);
+        runs[i] = (store_run){id[i], "many", "9c", "cfg", "", (uint64_t)i, 1, 0, NULL, NULL};
+    }
+    rc = rc ? rc : store_experiment_put(s, "many", "many.ini", "", &e);
+    rc = rc ? rc : store_runs_register(s, runs, NMANY, &e);
+    CHECK(rc == 0, "many runs: a store of 120000 runs", "%s", e.msg);
+    if (!rc) {
+        plot_opts o;
+        plot_opts_default(&o);
+        o.kind = "landscape";
+        char sub[400];
+        snprintf(sub, sizeof sub, "%s/many", dir);
+        o.emit_dir = sub;
+        rc = plot_render(s, &o, &e);
+        CHECK(rc == ERR_DATA && strstr(e.msg, "no landscape grid"),
+              "many runs: landscape of 120000 runs is ERR_DATA (no stack arrays)", "rc %d %s", rc,
+              e.msg);
+    }
+    store_close(s);
+    free(runs);
+    free(id);
 }
 
 /* PATH without gnuplot: ERR_SYS (exit status 3) naming gnuplot-nox, from the library
@@ -501,6 +738,8 @@ int main(void)
         test_render(db);
         test_missing(db);
     }
+    test_hostile();
+    test_many_runs();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (getenv("BASIN_KEEP_TEST"))   /* to look at the fixture's scripts and pictures */
