@@ -551,10 +551,12 @@ static int await_others(ctx *c, err *e)
 /* A whole number in [lo, hi] from all of s (no sign for lo >= 0), else -1. */
 static long long whole(const char *s, long long lo, long long hi)
 {
+    if (!s || !*s || (lo >= 0 && *s == '-'))
+        return -1;
     char *end;
     errno = 0;
-    long long v = s && *s && (lo < 0 || *s != '-') ? strtoll(s, &end, 10) : -1;
-    return !s || !*s || errno || *end || v < lo || v > hi ? -1 : v;
+    long long v = strtoll(s, &end, 10);
+    return errno || *end || v < lo || v > hi ? -1 : v;
 }
 
 /* --shard i/N, 0 <= i < N. */
