@@ -1168,6 +1168,8 @@ out:
 
 /* --- merge --- */
 
+#include <sys/stat.h>
+
 /* Copy one attached database `src` into main, inside the caller's transaction. */
 static int merge_one(store *s, err *e)
 {
@@ -1223,10 +1225,38 @@ static int src_intact(store *s, const char *path, err *e)
     return rc;
 }
 
+/* Refuse, before anything is opened, an input that is OUT itself or one given twice:
+ * the same file is the same device and inode, whatever the path says (a symlink,
+ * ./a.db, a hard link). Merged into itself, a database would wait on its own write lock
+ * (BEGIN IMMEDIATE locks the attached input too) for the busy timeout. */
+static int merge_distinct(const char *out, const char *const *ins, int n, err *e)
+{
+    struct stat so, *si = err_malloc(e, (size_t)(n > 0 ? n : 1) * sizeof *si);
+    if (!si)
+        return ERR_SYS;
+    int rc = 0, have_out = stat(out, &so) == 0;
+    for (int i = 0; !rc && i < n; i++) {
+        if (stat(ins[i], &si[i]) != 0) {
+            rc = err_set(e, ERR_DATA, "%s: %s", ins[i], strerror(errno));
+            break;
+        }
+        if (have_out && si[i].st_dev == so.st_dev && si[i].st_ino == so.st_ino)
+            rc = err_set(e, ERR_USAGE, "%s: is %s itself (the same file); a database cannot "
+                         "be merged into itself", ins[i], out);
+        for (int j = 0; !rc && j < i; j++)
+            if (si[i].st_dev == si[j].st_dev && si[i].st_ino == si[j].st_ino)
+                rc = err_set(e, ERR_USAGE, "%s: given twice (the same file as %s)", ins[i],
+                             ins[j]);
+    }
+    free(si);
+    return rc;
+}
+
 int store_merge(const char *out, const char *const *ins, int n, err *e)
 {
-    store *s;
-    int rc = store_open(out, &s, e);
+    store *s = NULL;
+    int rc = merge_distinct(out, ins, n, e);
+    rc = rc ? rc : store_open(out, &s, e);
     for (int i = 0; !rc && i < n; i++) {
         store *in;
         if (access(ins[i], R_OK) != 0) {

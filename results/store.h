@@ -247,7 +247,10 @@ int store_grid_put(store *s, const char *run, const store_grid *g, const double 
 /* Merge the databases ins[0..n) into `out` (created when missing): idempotent --
  * merging the same input twice adds nothing. A run present in both is taken from the
  * input when the input's copy is COMPLETED and out's is not (its rows are replaced);
- * otherwise rows already present are kept. Prints nothing. */
+ * otherwise rows already present are kept. ERR_USAGE, before anything is opened, when
+ * an input is `out` itself or is given twice (the same device and inode, whatever the
+ * path: a symlink, ./a.db, a hard link); ERR_DATA when an input is missing. Prints
+ * nothing. */
 int store_merge(const char *out, const char *const *ins, int n, err *e);
 
 #endif

@@ -4,9 +4,10 @@
 # and canonical order, two workers x 20 runs (all rows, integrity_check), kill -9 then
 # rerun (bit-identical metrics), SIGTERM (INTERRUPTED, 143, resume), the same file twice
 # (identical metric rows but wall time), DIVERGED runs, shards merged twice (no
-# duplicates), runs/show/compare/export, probes during training (the training rows
-# identical with and without them; eigenvalue, trace, density, sharpness and
-# edge-of-stability rows), probe commands on a run's snapshot (--init RUN@STEP, --db).
+# duplicates; a database merged into itself refused), runs/show/compare/export, probes
+# during training (the training rows identical with and without them; eigenvalue, trace,
+# density, sharpness and edge-of-stability rows), probe commands on a run's snapshot
+# (--init RUN@STEP, --db).
 #
 #   sh tests/test_runner.sh ./basin
 #
@@ -315,6 +316,16 @@ check "merge: metric rows equal the unsharded run's" "$(wc -l <m.m) vs $(wc -l <
 if [ $HAVE_SQLITE -eq 1 ]; then
     check "merge: integrity_check ok" "" test "$(q m.db 'PRAGMA integrity_check')" = ok
 fi
+# a database merged into itself (by any path), an input twice: refused at once, exit 2
+ln -s m.db m-link.db
+t0_=$(date +%s)
+expect "merge: into itself refused" 2 "m.db: is m.db itself" "$B" merge m.db m.db
+expect "merge: into itself through ./ refused" 2 "./m.db: is m.db itself" "$B" merge m.db ./m.db
+expect "merge: into itself through a symlink refused" 2 "m-link.db: is m.db itself" "$B" merge m.db s0.db m-link.db
+expect "merge: an input given twice refused" 2 "given twice (the same file as s0.db)" "$B" merge m2.db s0.db s1.db ./s0.db
+check "merge: refusals answered at once, not after the 60 s lock timeout" "$(($(date +%s) - t0_)) s" \
+    test $(($(date +%s) - t0_)) -le 5
+check "merge: a refused merge creates no OUT" "m2.db exists" test ! -e m2.db
 
 # ---- 9. query commands by id prefix ----------------------------------------------------
 rid=$(sed -n 2p d1 | cut -c1-12)

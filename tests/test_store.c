@@ -3,11 +3,12 @@
  * buffering, checkpoints (bit-exact round trip, resume keeps only the latest),
  * truncation for resume, id prefixes, probe tables (a pca grid's explained variance and
  * trajectory), listing snapshots, migration from version 2, views, concurrent writers
- * from forked processes, and idempotent merge. */
+ * from forked processes, and idempotent merge; merging a database into itself refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../results/store.h"
@@ -433,6 +434,53 @@ static void test_merge(void)
     CHECK(rc == ERR_DATA && strstr(e.msg, "missing.db"), "merge: missing input named", "%s", e.msg);
 }
 
+/* Merging a database into itself (also through a symlink, ./a.db or a hard link), an
+ * input given twice, OUT given as an input: refused at once (ERR_USAGE), before OUT is
+ * opened, instead of waiting 60 s on the database's own write lock. */
+static void test_merge_self(void)
+{
+    char a[512], b[512], o[512], lnk[512], dot[512], hard[512];
+    err e = {0};
+    store *s;
+    path(a, "self_a.db");
+    path(b, "self_b.db");
+    path(o, "self_o.db");
+    path(lnk, "self_link.db");
+    path(hard, "self_hard.db");
+    snprintf(dot, sizeof dot, "%s/./self_a.db", dir);
+    int rc = 0;
+    for (int k = 0; k < 2; k++) {
+        rc |= store_open(k ? b : a, &s, &e);
+        rc |= reg(s, "exp", k ? "sb" : "sa", 1, 0, &e);
+        store_close(s);
+    }
+    rc |= symlink(a, lnk) | link(a, hard);
+    CHECK(rc == 0, "merge self: inputs", "%s", e.msg);
+    struct { const char *name, *out, *ins[3], *says; int n; } cases[] = {
+        {"merge self: a.db into a.db", a, {a}, "itself", 1},
+        {"merge self: through a symlink", a, {lnk}, "itself", 1},
+        {"merge self: through ./a.db", a, {dot}, "itself", 1},
+        {"merge self: through a hard link", a, {hard}, "itself", 1},
+        {"merge self: OUT among the inputs", a, {b, a}, "itself", 2},
+        {"merge self: an input given twice", o, {a, b, a}, "twice", 3},
+        {"merge self: an input given twice through a symlink", o, {a, lnk}, "twice", 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        time_t t0 = time(NULL);
+        e = (err){0};
+        rc = store_merge(cases[c].out, cases[c].ins, cases[c].n, &e);
+        CHECK(rc == ERR_USAGE && strstr(e.msg, cases[c].says) && time(NULL) - t0 < 5,
+              cases[c].name, "rc %d after %ld s: %s", rc, (long)(time(NULL) - t0), e.msg);
+    }
+    /* nothing was merged: OUT of the refused merges holds only its own run */
+    if (!store_open(a, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM runs") == 1, "merge self: OUT unchanged", "%g runs",
+              q1(s, "SELECT count(*) FROM runs"));
+        store_close(s);
+    }
+    CHECK(access(o, F_OK) != 0, "merge self: refused before OUT is created", "%s exists", o);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/basin-store.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -445,6 +493,7 @@ int main(void)
     test_ckpt();
     test_concurrent();
     test_merge();
+    test_merge_self();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
