@@ -1170,12 +1170,282 @@ out:
 
 #include <sys/stat.h>
 
-/* Copy one attached database `src` into main, inside the caller's transaction. */
-static int merge_one(store *s, err *e)
+/* The tables merge copies, in this order. Every table of every schema version must be
+ * here: an input holding a table merge does not know is refused, not half-copied. */
+static const char *const merge_tables[] = {
+    "experiments", "runs", "experiment_runs", "params", "metric_keys",
+    "metrics", "hessian_eigs", "density", "trace", "sharpness", "collapse",
+    "landscape_points", "landscape_grids", "trajectories", "checkpoints",
+};
+#define NMERGE_TABLES (sizeof merge_tables / sizeof merge_tables[0])
+
+/* db_err for an error of the attached input: the same message, naming `path`. */
+static int src_err(store *s, const char *path, int rc, const char *what, err *e)
+{
+    char out[sizeof s->path];
+    memcpy(out, s->path, sizeof out);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    rc = db_err(s, rc, what, e);
+    memcpy(s->path, out, sizeof out);
+    return rc;
+}
+
+/* `path` as an SQLite URI file:PATH[?query], percent-encoded where URIs need it (an
+ * absolute path gets an empty authority, so "//x" stays a path). */
+static int file_uri(const char *path, const char *query, char *uri, size_t cap, err *e)
+{
+    size_t k = (size_t)snprintf(uri, cap, path[0] == '/' ? "file://" : "file:");
+    const unsigned char *c = (const unsigned char *)path;
+    for (; *c && k + 4 < cap; c++)
+        k += (size_t)(*c == '%' || *c == '?' || *c == '#' || *c < 0x20 || *c >= 0x7f
+                          ? snprintf(uri + k, cap - k, "%%%02X", *c)
+                          : snprintf(uri + k, cap - k, "%c", *c));
+    if (*c || k + (query ? strlen(query) + 2 : 1) > cap)
+        return err_set(e, ERR_SYS, "%s: path too long", path);
+    if (query)
+        snprintf(uri + k, cap - k, "?%s", query);
+    return 0;
+}
+
+/* OUT for merging: created or migrated by store_open, then opened again with URI
+ * filenames enabled, so that ATTACH can open each input read-only (file:IN?mode=ro)
+ * whatever SQLite's compile-time default. */
+static int merge_open(const char *out, store **s, err *e)
+{
+    char uri[3200];
+    int rc = store_open(out, s, e);
+    store_close(*s);
+    *s = NULL;
+    rc = rc ? rc : file_uri(out, NULL, uri, sizeof uri, e);
+    rc = rc ? rc : open_conn(uri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, s, e);
+    if (*s)
+        snprintf((*s)->path, sizeof (*s)->path, "%s", out);
+    rc = rc ? rc : exec(*s, "PRAGMA synchronous = NORMAL", e);
+    if (rc) {
+        store_close(*s);
+        *s = NULL;
+    }
+    return rc;
+}
+
+/* ATTACH the input at `path` as src, read-only (immutable where nothing can write it,
+ * as store_open_read), and read its schema version into *v. Merge never writes to an
+ * input: it is not migrated, and no checkpoint of its WAL is run. *attached says
+ * whether src must be detached. */
+static int merge_attach(store *s, const char *path, int *v, int *attached, err *e)
+{
+    char uri[3200];
+    sqlite3_stmt *st;
+    *attached = 0;
+    int rc = file_uri(path, unwritable(path) ? "immutable=1" : "mode=ro", uri, sizeof uri, e);
+    rc = rc ? rc : prep(s, "ATTACH DATABASE ? AS src", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE)
+        return src_err(s, path, r, "open", e);
+    *attached = 1;
+    if ((rc = prep(s, "PRAGMA src.user_version", &st, e)))
+        return rc;
+    r = sqlite3_step(st);
+    *v = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW)
+        return src_err(s, path, r, "PRAGMA user_version", e);
+    if (*v > STORE_SCHEMA_VERSION)
+        return err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
+                       "use a newer basin", path, *v, STORE_SCHEMA_VERSION);
+    if (*v <= 0)
+        return err_set(e, ERR_DATA, "%s: not a basin database (schema version %d)", path, *v);
+    return 0;
+}
+
+/* Every table and column of a database, sorted: (table, column, declared type). */
+#define SCHEMA_SQL(db, arg)                                                                \
+    "SELECT m.name, p.name, upper(p.type) FROM " db "sqlite_master m, "                  \
+    "pragma_table_xinfo(m.name" arg ") p WHERE m.type = 'table' AND m.name NOT LIKE "     \
+    "'sqlite!_%' ESCAPE '!' ORDER BY 1, 2"
+
+/* Authorizer of the scratch database while it runs migrations: flags a statement that
+ * inserts, updates or deletes rows of a basin table (not SQLite's own schema table). */
+static int merge_auth(void *dml, int action, const char *a, const char *b, const char *c,
+                      const char *d)
+{
+    (void)b, (void)c, (void)d;
+    if ((action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE)
+        && a && strncmp(a, "sqlite_", 7) != 0)
+        *(int *)dml = 1;
+    return SQLITE_OK;
+}
+
+/* Whether `db` has table t in its schema `schema` ("main", "src"): *has 1 or 0; the
+ * SQLite rc. */
+static int table_in(sqlite3 *db, const char *schema, const char *t, int *has)
+{
+    sqlite3_stmt *st;
+    char *q = sqlite3_mprintf("SELECT count(*) FROM \"%w\".sqlite_master WHERE type = 'table' "
+                              "AND name = %Q", schema, t);
+    int r = q ? sqlite3_prepare_v2(db, q, -1, &st, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
+    *has = 0;
+    if (r != SQLITE_OK)
+        return r;
+    r = sqlite3_step(st);
+    *has = r == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? SQLITE_OK : r;
+}
+
+/* Check the attached input's tables and columns (names and declared types, in any
+ * order) against exactly those of schema version v, which it claims: the oracle is a
+ * scratch in-memory database that ran migrations[0..v), the very SQL store_open runs.
+ * An older input is merged by name (the columns later versions added take their
+ * defaults: NULL), which equals migrating it first only while the migrations after v
+ * add tables and columns and rewrite no rows; one that rewrites rows refuses it. */
+static int merge_schema(store *s, const char *path, int v, err *e)
+{
+    sqlite3 *ref = NULL;
+    sqlite3_stmt *a = NULL, *b = NULL;   /* (table, column, type) of version v, of the input */
+    int rc = 0, r = sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE, NULL);
+    for (int k = 0; r == SQLITE_OK && k < v; k++)
+        r = sqlite3_exec(ref, migrations[k], NULL, NULL, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_prepare_v2(ref, SCHEMA_SQL("", ""), -1, &a, NULL);
+    if (r != SQLITE_OK)
+        rc = err_set(e, ERR_SYS, "merge: schema version %d in memory: %s", v,
+                     ref ? sqlite3_errmsg(ref) : sqlite3_errstr(r));
+    rc = rc ? rc : prep(s, SCHEMA_SQL("src.", ", 'src'"), &b, e);
+    int ra = rc ? SQLITE_DONE : sqlite3_step(a), rb = rc ? SQLITE_DONE : sqlite3_step(b);
+    while (!rc && (ra == SQLITE_ROW || rb == SQLITE_ROW)) {
+        int c = ra != SQLITE_ROW ? 1 : rb != SQLITE_ROW ? -1 : 0;
+        if (!c && !(c = strcmp(store_text(a, 0), store_text(b, 0))))
+            c = strcmp(store_text(a, 1), store_text(b, 1));
+        sqlite3_stmt *d = c < 0 ? a : b;   /* the row of the difference */
+        const char *t = store_text(d, 0), *col = store_text(d, 1);
+        int whole = 0;   /* the other side lacks the whole table */
+        if (c) {
+            r = table_in(c < 0 ? s->db : ref, c < 0 ? "src" : "main", t, &whole);
+            whole = r == SQLITE_OK && !whole;
+        }
+        if (c || strcmp(store_text(a, 2), store_text(b, 2)) != 0) {
+            char why[320];
+            if (!c)
+                snprintf(why, sizeof why, "column %s.%s is declared %s, not %s", t, col,
+                         store_text(b, 2), store_text(a, 2));
+            else if (c < 0)
+                snprintf(why, sizeof why, whole ? "no table %s" : "no column %s.%s", t, col);
+            else if (whole)
+                snprintf(why, sizeof why, "table %s is not version %d's", t, v);
+            else
+                snprintf(why, sizeof why, "column %s.%s is not version %d's", t, col, v);
+            rc = err_set(e, ERR_DATA, "%s: not the schema of version %d, which it claims: %s",
+                         path, v, why);
+            break;
+        }
+        size_t k;
+        for (k = 0; k < NMERGE_TABLES && strcmp(merge_tables[k], t); k++)
+            ;
+        if (k == NMERGE_TABLES)   /* a migration added a table: give it a merge rule */
+            rc = err_set(e, ERR_SYS, "merge: table %s of schema version %d has no merge rule "
+                         "(results/store.c, merge_tables)", t, v);
+        ra = sqlite3_step(a);
+        rb = sqlite3_step(b);
+    }
+    if (!rc && ra != SQLITE_DONE)
+        rc = err_set(e, ERR_SYS, "merge: schema version %d in memory: %s", v, sqlite3_errmsg(ref));
+    else if (!rc && rb != SQLITE_DONE)
+        rc = src_err(s, path, rb, "schema", e);
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    int dml = 0;
+    sqlite3_set_authorizer(ref, merge_auth, &dml);
+    for (int k = v; !rc && k < STORE_SCHEMA_VERSION; k++)
+        if (sqlite3_exec(ref, migrations[k], NULL, NULL, NULL) != SQLITE_OK)
+            rc = err_set(e, ERR_SYS, "merge: migration %d in memory: %s", k, sqlite3_errmsg(ref));
+        else if (dml)
+            rc = err_set(e, ERR_DATA, "%s: schema version %d is older than this basin's (%d), "
+                         "and migration %d -> %d rewrites rows, which merge cannot do without "
+                         "writing to its input; migrate it in place first (basin merge %s "
+                         "with any current database as the input)", path, v,
+                         STORE_SCHEMA_VERSION, k, k + 1, path);
+    sqlite3_close(ref);
+    return rc;
+}
+
+/* Whether the attached input has table `t` (an older version may lack a later table). */
+static int src_has(store *s, const char *t, int *has, err *e)
+{
+    int r = table_in(s->db, "src", t, has);
+    return r == SQLITE_OK ? 0 : db_err(s, r, "src tables", e);
+}
+
+/* Inside the merge's transaction: temp.merge_T, the input's table T with OUT's columns
+ * by name, in OUT's order (a column the input lacks: its default, NULL without one),
+ * for each table of merge_tables the input has; *cols[t] the list of those columns
+ * (sqlite3_free), NULL for a table the input lacks. A column of the input that OUT
+ * lacks refuses it: nothing is dropped silently. */
+static int merge_views(store *s, const char *path, char **cols, err *e)
+{
+    sqlite3_stmt *oc = NULL, *extra = NULL;
+    int rc = prep(s, "SELECT o.name, o.dflt_value, i.name IS NOT NULL FROM "
+                     "pragma_table_xinfo(?1, 'main') o LEFT JOIN pragma_table_xinfo(?1, 'src') i "
+                     "USING (name) WHERE o.hidden = 0 ORDER BY o.cid", &oc, e);
+    rc = rc ? rc : prep(s, "SELECT name FROM pragma_table_xinfo(?1, 'src') WHERE name NOT IN "
+                           "(SELECT name FROM pragma_table_xinfo(?1, 'main') WHERE hidden = 0)",
+                        &extra, e);
+    for (size_t t = 0; !rc && t < NMERGE_TABLES; t++) {
+        int has, r;
+        if ((rc = src_has(s, merge_tables[t], &has, e)) || !has)
+            continue;
+        sqlite3_bind_text(extra, 1, merge_tables[t], -1, SQLITE_STATIC);
+        if ((r = sqlite3_step(extra)) == SQLITE_ROW)
+            rc = err_set(e, ERR_DATA, "%s: column %s.%s has no place in %s (whose schema lacks "
+                         "it)", path, merge_tables[t], store_text(extra, 0), s->path);
+        else if (r != SQLITE_DONE)
+            rc = db_err(s, r, "columns", e);
+        sqlite3_reset(extra);
+        char *sel = NULL, *list = NULL;
+        sqlite3_bind_text(oc, 1, merge_tables[t], -1, SQLITE_STATIC);
+        while (!rc && (r = sqlite3_step(oc)) == SQLITE_ROW) {
+            const char *c = store_text(oc, 0);
+            const unsigned char *dflt = sqlite3_column_text(oc, 1);
+            char *x = sqlite3_column_int(oc, 2) ? sqlite3_mprintf("\"%w\"", c)
+                      : sqlite3_mprintf("(%s)", dflt ? (const char *)dflt : "NULL");
+            sel = x ? sqlite3_mprintf("%z%s%z AS \"%w\"", sel, sel ? ", " : "", x, c) : NULL;
+            list = sqlite3_mprintf("%z%s\"%w\"", list, list ? ", " : "", c);
+            if (!sel || !list)
+                rc = err_set(e, ERR_SYS, "out of memory");
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = db_err(s, r, "columns", e);
+        sqlite3_reset(oc);
+        char *sql = rc ? NULL : sqlite3_mprintf("CREATE TEMP VIEW \"merge_%w\" AS SELECT %s "
+                                                "FROM src.\"%w\"", merge_tables[t], sel,
+                                                merge_tables[t]);
+        if (!rc && !sql)
+            rc = err_set(e, ERR_SYS, "out of memory");
+        rc = rc ? rc : exec(s, sql, e);
+        sqlite3_free(sql);
+        sqlite3_free(sel);
+        if (rc)
+            sqlite3_free(list);
+        else
+            cols[t] = list;
+    }
+    sqlite3_finalize(oc);
+    sqlite3_finalize(extra);
+    return rc;
+}
+
+/* Copy the attached input into main through its views (cols[t] as merge_views left
+ * them), inside the caller's transaction. */
+static int merge_one(store *s, char *const *cols, err *e)
 {
     /* A COMPLETED copy replaces an unfinished one: drop main's rows of those runs. */
     static const char *const newer =
-        "(SELECT r.id FROM src.runs r JOIN main.runs m ON m.id = r.id "
+        "(SELECT r.id FROM temp.merge_runs r JOIN main.runs m ON m.id = r.id "
         "WHERE r.status = 'COMPLETED' AND m.status != 'COMPLETED')";
     char sql[512];
     int rc = 0;
@@ -1187,24 +1457,20 @@ static int merge_one(store *s, err *e)
     rc = rc ? rc : exec(s, sql, e);
     snprintf(sql, sizeof sql, "DELETE FROM main.runs WHERE id IN %s", newer);
     rc = rc ? rc : exec(s, sql, e);
-    static const char *const all[] = {"experiments", "runs", "experiment_runs", "params",
-                                      "metric_keys"};
-    for (size_t t = 0; !rc && t < sizeof all / sizeof all[0]; t++) {
-        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO main.%s SELECT * FROM src.%s", all[t],
-                 all[t]);
-        rc = exec(s, sql, e);
-    }
-    for (size_t t = 0; !rc && t < NRUN_TABLES; t++) {
-        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO main.%s SELECT * FROM src.%s",
-                 run_tables[t], run_tables[t]);
-        rc = exec(s, sql, e);
+    for (size_t t = 0; !rc && t < NMERGE_TABLES; t++) {
+        if (!cols[t])
+            continue;
+        char *q = sqlite3_mprintf("INSERT OR IGNORE INTO main.\"%w\"(%s) SELECT %s FROM "
+                                  "temp.\"merge_%w\"", merge_tables[t], cols[t], cols[t],
+                                  merge_tables[t]);
+        rc = q ? exec(s, q, e) : err_set(e, ERR_SYS, "out of memory");
+        sqlite3_free(q);
     }
     return rc;
 }
 
-/* The attached `src` must pass PRAGMA integrity_check: INSERT ... SELECT * copies
- * b-tree records as they are (SQLite's transfer optimization), so a damaged index in
- * an input would be copied into OUT, damaged (found by fuzz_merge). */
+/* The attached `src` must pass PRAGMA integrity_check: a damaged b-tree in an input
+ * would be read (and its records copied) as if it were whole (found by fuzz_merge). */
 static int src_intact(store *s, const char *path, err *e)
 {
     sqlite3_stmt *st;
@@ -1220,7 +1486,7 @@ static int src_intact(store *s, const char *path, err *e)
                 *c = ' ';
         rc = err_set(e, ERR_DATA, "%s: damaged database (integrity_check: %s)", path, what);
     } else if (r != SQLITE_ROW)
-        rc = db_err(s, r, "integrity check", e);
+        rc = src_err(s, path, r, "integrity check", e);
     sqlite3_finalize(st);
     return rc;
 }
@@ -1252,40 +1518,45 @@ static int merge_distinct(const char *out, const char *const *ins, int n, err *e
     return rc;
 }
 
+/* Merge the input at `path` into OUT (its connection s): checks first (schema, then
+ * integrity), then one transaction, in which the views are made and dropped. */
+static int merge_in(store *s, const char *path, err *e)
+{
+    if (access(path, R_OK) != 0)
+        return err_set(e, ERR_DATA, "%s: %s", path, strerror(errno));
+    int v = 0, attached, rc = merge_attach(s, path, &v, &attached, e);
+    rc = rc ? rc : merge_schema(s, path, v, e);
+    rc = rc ? rc : src_intact(s, path, e);
+    rc = rc ? rc : begin(s, e);
+    if (!rc) {
+        char *cols[NMERGE_TABLES] = {0};
+        rc = merge_views(s, path, cols, e);
+        rc = rc ? rc : merge_one(s, cols, e);
+        rc = rc ? rc : views_refresh(s, e);
+        for (size_t t = 0; t < NMERGE_TABLES; t++) {
+            if (!rc && cols[t]) {
+                char *q = sqlite3_mprintf("DROP VIEW temp.\"merge_%w\"", merge_tables[t]);
+                rc = q ? exec(s, q, e) : err_set(e, ERR_SYS, "out of memory");
+                sqlite3_free(q);
+            }
+            sqlite3_free(cols[t]);
+        }
+        rc = end(s, rc, e);
+    }
+    if (attached) {
+        int r2 = exec(s, "DETACH DATABASE src", e);
+        rc = rc ? rc : r2;
+    }
+    return rc;
+}
+
 int store_merge(const char *out, const char *const *ins, int n, err *e)
 {
     store *s = NULL;
     int rc = merge_distinct(out, ins, n, e);
-    rc = rc ? rc : store_open(out, &s, e);
-    for (int i = 0; !rc && i < n; i++) {
-        store *in;
-        if (access(ins[i], R_OK) != 0) {
-            rc = err_set(e, ERR_DATA, "%s: %s", ins[i], strerror(errno));
-            break;
-        }
-        /* Opening it checks (and if needed migrates) its schema. */
-        if ((rc = store_open(ins[i], &in, e)))
-            break;
-        store_close(in);
-        sqlite3_stmt *st;
-        if ((rc = prep(s, "ATTACH DATABASE ? AS src", &st, e)))
-            break;
-        sqlite3_bind_text(st, 1, ins[i], -1, SQLITE_STATIC);
-        if ((rc = done(s, st, e))) {
-            sqlite3_finalize(st);
-            break;
-        }
-        sqlite3_finalize(st);
-        rc = src_intact(s, ins[i], e);
-        rc = rc ? rc : begin(s, e);
-        if (!rc) {
-            rc = merge_one(s, e);
-            rc = rc ? rc : views_refresh(s, e);
-            rc = end(s, rc, e);
-        }
-        int r2 = exec(s, "DETACH DATABASE src", e);
-        rc = rc ? rc : r2;
-    }
+    rc = rc ? rc : merge_open(out, &s, e);
+    for (int i = 0; !rc && i < n; i++)
+        rc = merge_in(s, ins[i], e);
     if (rc)
         err_wrap(e, "merge into %s", out);
     store_close(s);

@@ -244,8 +244,14 @@ typedef struct store_grid {
 int store_grid_put(store *s, const char *run, const store_grid *g, const double *loss,
                    const double *acc, int *grid, err *e);
 
-/* Merge the databases ins[0..n) into `out` (created when missing): idempotent --
- * merging the same input twice adds nothing. A run present in both is taken from the
+/* Merge the databases ins[0..n) into `out` (created or migrated when needed), one
+ * transaction per input (a failed input leaves out as it was; those before it stay
+ * merged): idempotent -- merging the same input twice adds nothing. Inputs are only
+ * read (attached read-only, never migrated). Each input's tables and columns (names,
+ * declared types) must be exactly those of the schema version it claims, else
+ * ERR_DATA naming the difference; columns are copied by name, and an input of an older
+ * version is merged by name with the columns it lacks at their defaults (NULL). Then it
+ * must pass PRAGMA integrity_check (ERR_DATA). A run present in both is taken from the
  * input when the input's copy is COMPLETED and out's is not (its rows are replaced);
  * otherwise rows already present are kept. ERR_USAGE, before anything is opened, when
  * an input is `out` itself or is given twice (the same device and inode, whatever the

@@ -316,6 +316,46 @@ check "merge: metric rows equal the unsharded run's" "$(wc -l <m.m) vs $(wc -l <
 if [ $HAVE_SQLITE -eq 1 ]; then
     check "merge: integrity_check ok" "" test "$(q m.db 'PRAGMA integrity_check')" = ok
 fi
+# columns are merged by name (issue 18, finding 7): an input whose metrics table has its
+# columns in another order gives the same rows and the same compare; an input's schema
+# must be the version it claims; an older input is merged by name and left as it was
+if [ $HAVE_SQLITE -eq 1 ]; then
+    cp s0.db p0.db
+    sqlite3 p0.db "PRAGMA legacy_alter_table = ON; CREATE TABLE m2(value REAL, wall REAL,
+        step INTEGER NOT NULL, run TEXT NOT NULL, epoch REAL, key TEXT NOT NULL,
+        UNIQUE(run, key, step)); INSERT INTO m2(value, wall, step, run, epoch, key)
+        SELECT value, wall, step, run, epoch, key FROM metrics; DROP TABLE metrics;
+        ALTER TABLE m2 RENAME TO metrics"
+    expect "merge: an input with metrics' columns in another order" 0 "merged 1 database" \
+        "$B" merge mp.db p0.db
+    metrics s0.db >s0.m
+    metrics mp.db >mp.m
+    check "merge: columns by name: the input's metric rows" "$(diff s0.m mp.m | head -3 | tr '\n' ' ')" \
+        cmp -s s0.m mp.m
+    "$B" compare --db s0.db --experiment t --metric train_loss >s0.cmp 2>&1
+    "$B" compare --db mp.db --experiment t --metric train_loss >mp.cmp 2>&1
+    check "merge: columns by name: compare as on the input" "$(diff s0.cmp mp.cmp | head -3 | tr '\n' ' ')" \
+        cmp -s s0.cmp mp.cmp
+    cp s0.db x0.db
+    sqlite3 x0.db "ALTER TABLE metrics DROP COLUMN wall"
+    expect "merge: an input without a column of its version refused, OUT untouched" 1 \
+        "x0.db: not the schema of version 3, which it claims: no column metrics.wall" \
+        "$B" merge mp.db x0.db
+    metrics mp.db >mp2.m
+    check "merge: the refused input left OUT as it was" "" cmp -s s0.m mp2.m
+    cp s1.db v2.db
+    sqlite3 v2.db "ALTER TABLE landscape_grids DROP COLUMN pca_explained1;
+        ALTER TABLE landscape_grids DROP COLUMN pca_explained2;
+        ALTER TABLE trajectories DROP COLUMN grid; PRAGMA user_version = 2"
+    cp v2.db v2.orig
+    expect "merge: an input of schema version 2 merged by name" 0 "merged 1 database" \
+        "$B" merge mv.db v2.db
+    check "merge: the older input not migrated, its bytes unchanged" \
+        "user_version $(q v2.db 'PRAGMA user_version')" cmp -s v2.db v2.orig
+    metrics s1.db >s1.m
+    metrics mv.db >mv.m
+    check "merge: the older input's metric rows" "$(diff s1.m mv.m | head -3 | tr '\n' ' ')" cmp -s s1.m mv.m
+fi
 # a database merged into itself (by any path), an input twice: refused at once, exit 2
 ln -s m.db m-link.db
 t0_=$(date +%s)

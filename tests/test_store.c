@@ -434,6 +434,184 @@ static void test_merge(void)
     CHECK(rc == ERR_DATA && strstr(e.msg, "missing.db"), "merge: missing input named", "%s", e.msg);
 }
 
+/* A file's bytes (*n of them; the caller frees), NULL when it cannot be read. */
+static char *slurp(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    char *b = NULL;
+    *n = 0;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long len = ftell(f);
+        if (len >= 0 && (b = malloc((size_t)len + 1)) && fseek(f, 0, SEEK_SET) == 0)
+            *n = fread(b, 1, (size_t)len, f);
+    }
+    fclose(f);
+    return b;
+}
+
+/* Whether the file at `p` holds the bytes b[0..n). */
+static int same_bytes(const char *p, const char *b, size_t n)
+{
+    size_t m;
+    char *now = slurp(p, &m);
+    int same = now && b && m == n && memcmp(now, b, n) == 0;
+    free(now);
+    return same;
+}
+
+/* `q` on the database at `p` through a connection of its own (SQLITE_OK or the rc). */
+static int raw(const char *p, const char *q)
+{
+    sqlite3 *db;
+    int rc = sqlite3_open(p, &db);
+    rc = rc ? rc : sqlite3_exec(db, q, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* PRAGMA user_version of the database at `p`, read without writing (-1: unreadable). */
+static int raw_version(const char *p)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+/* A store at `p` with one COMPLETED run of `tag`: train_loss 1/(t+1) at epoch t/2 for
+ * t < 5, a 3 x 2 landscape grid and a theta trajectory point. */
+static int merge_src(const char *p, const char *tag, err *e)
+{
+    store *s;
+    char id[65];
+    int res, grid, rc = store_open(p, &s, e);
+    if (rc)
+        return rc;
+    id_of(id, tag, 0);
+    double loss[6] = {1, 2, 3, 4, 5, 6};
+    store_grid g = {.step = 4, .split = "train", .dir_seed = 7, .normalization = "filter",
+                    .x0 = -1, .x1 = 1, .y0 = -2, .y1 = 2, .nx = 3, .ny = 2, .axes = "random",
+                    .ignore_biasbn = 1, .samples = 6, .subset = "first"};
+    rc = reg(s, "exp", tag, 1, 0, e);
+    rc = rc ? rc : store_run_claim(s, id, &prov, 0, &res, e);
+    for (long t = 0; !rc && t < 5; t++)
+        rc = store_metric(s, id, "train_loss", t, (double)t / 2, 1.0 / (double)(t + 1), e);
+    rc = rc ? rc : store_traj(s, id, "theta", 4, 0.5, -0.5, 0.2, e);
+    rc = rc ? rc : store_grid_put(s, id, &g, loss, NULL, &grid, e);
+    rc = rc ? rc : store_run_finish(s, id, STORE_COMPLETED, NULL, e);
+    store_close(s);
+    return rc;
+}
+
+/* Columns are merged by name, every input's schema is checked against the version it
+ * claims, and no input is written (an older one is not migrated) (issue 18, finding 7). */
+static void test_merge_schema(void)
+{
+    char a[512], o[512], v2[512], o2[512], bad[512], buf[64];
+    const char *ins[1] = {a};
+    err e = {0};
+    store *s;
+    path(a, "perm.db");
+    path(o, "perm_out.db");
+    /* metrics with its columns in another order (a table rebuilt by hand or a tool) */
+    int rc = merge_src(a, "pm", &e);
+    rc = rc ? rc : raw(a, "PRAGMA legacy_alter_table = ON;"
+                       "CREATE TABLE m2(value REAL, wall REAL, step INTEGER NOT NULL, run TEXT "
+                       "NOT NULL, epoch REAL, key TEXT NOT NULL, UNIQUE(run, key, step));"
+                       "INSERT INTO m2(value, wall, step, run, epoch, key) SELECT value, wall, "
+                       "step, run, epoch, key FROM metrics;"
+                       "DROP TABLE metrics; ALTER TABLE m2 RENAME TO metrics");
+    CHECK(rc == 0, "merge schema: an input with metrics' columns in another order", "rc %d %s",
+          rc, e.msg);
+    size_t na;
+    char *before = slurp(a, &na);
+    rc = store_merge(o, ins, 1, &e);
+    CHECK(rc == 0, "merge schema: reordered columns merge", "%s", e.msg);
+    if (!store_open(o, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM metrics") == 5
+              && q1(s, "SELECT value FROM metrics WHERE key = 'train_loss' AND step = 2") == 1.0 / 3
+              && q1(s, "SELECT epoch FROM metrics WHERE key = 'train_loss' AND step = 2") == 1
+              && q1(s, "SELECT count(*) FROM metrics WHERE run LIKE 'pm%'") == 5,
+              "merge schema: columns copied by name, not by position", "value %g epoch %g",
+              q1(s, "SELECT value FROM metrics WHERE step = 2"),
+              q1(s, "SELECT epoch FROM metrics WHERE step = 2"));
+        store_close(s);
+    }
+    CHECK(same_bytes(a, before, na), "merge schema: the input's bytes unchanged", "-");
+    free(before);
+
+    /* schemas that are not the version they claim: refused, naming the difference, OUT
+     * unchanged */
+    static const struct { const char *name, *sql, *says; } mismatch[] = {
+        {"a column missing", "ALTER TABLE metrics DROP COLUMN wall", "metrics.wall"},
+        {"a column of another type", "PRAGMA writable_schema = ON; UPDATE sqlite_master SET "
+         "sql = replace(sql, 'seed INTEGER NOT NULL', 'seed TEXT NOT NULL') WHERE name = 'runs'",
+         "runs.seed"},
+        {"an extra column", "ALTER TABLE trace ADD COLUMN extra REAL", "trace.extra"},
+        {"an extra table", "CREATE TABLE notes(x)", "notes"},
+        {"a table missing", "DROP TABLE collapse", "collapse"},
+        {"claims version 2, holds 3's columns", "PRAGMA user_version = 2", "pca_explained1"},
+    };
+    path(bad, "mismatch.db");
+    for (size_t k = 0; k < sizeof mismatch / sizeof mismatch[0]; k++) {
+        char name[128];
+        snprintf(name, sizeof name, "merge schema: refused: %s", mismatch[k].name);
+        remove(bad);
+        rc = merge_src(bad, "mm", &e);
+        rc = rc ? rc : raw(bad, mismatch[k].sql);
+        const char *one[1] = {bad};
+        e = (err){0};
+        rc = rc ? rc : store_merge(o, one, 1, &e);
+        CHECK(rc == ERR_DATA && strstr(e.msg, "mismatch.db") && strstr(e.msg, mismatch[k].says)
+              && strstr(e.msg, "version"), name, "rc %d %s", rc, e.msg);
+    }
+    if (!store_open(o, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM runs") == 1 && q1(s, "SELECT count(*) FROM metrics") == 5,
+              "merge schema: refused inputs left OUT unchanged", "runs %g",
+              q1(s, "SELECT count(*) FROM runs"));
+        store_close(s);
+    }
+
+    /* an input of schema version 2 (what version 3 added dropped): merged by name, the
+     * columns it lacks NULL, and not migrated: its bytes and version stay */
+    path(v2, "old2.db");
+    path(o2, "old2_out.db");
+    rc = merge_src(v2, "ov", &e);
+    rc = rc ? rc : raw(v2, "ALTER TABLE landscape_grids DROP COLUMN pca_explained1;"
+                        "ALTER TABLE landscape_grids DROP COLUMN pca_explained2;"
+                        "ALTER TABLE trajectories DROP COLUMN grid; PRAGMA user_version = 2");
+    before = slurp(v2, &na);
+    const char *old[1] = {v2};
+    rc = rc ? rc : store_merge(o2, old, 1, &e);
+    CHECK(rc == 0, "merge schema: an input of version 2 merges", "%s", e.msg);
+    rc = rc ? rc : store_merge(o2, old, 1, &e);
+    CHECK(raw_version(v2) == 2 && same_bytes(v2, before, na),
+          "merge schema: the version-2 input is not migrated (bytes unchanged)", "version %d",
+          raw_version(v2));
+    free(before);
+    if (!rc && !store_open(o2, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM metrics") == 5
+              && q1(s, "SELECT count(*) FROM landscape_points") == 6
+              && q1(s, "SELECT count(*) FROM landscape_grids WHERE axes = 'random' AND samples = 6 "
+                       "AND pca_explained1 IS NULL AND pca_explained2 IS NULL") == 1
+              && q1(s, "SELECT count(*) FROM trajectories WHERE x = 0.5 AND grid IS NULL") == 1
+              && strcmp(text1(s, "SELECT status FROM runs", buf, sizeof buf), "COMPLETED") == 0,
+              "merge schema: version 2's rows by name, version 3's columns NULL, merged twice once",
+              "metrics %g grids %g", q1(s, "SELECT count(*) FROM metrics"),
+              q1(s, "SELECT count(*) FROM landscape_grids"));
+        store_close(s);
+    }
+}
+
 /* Merging a database into itself (also through a symlink, ./a.db or a hard link), an
  * input given twice, OUT given as an input: refused at once (ERR_USAGE), before OUT is
  * opened, instead of waiting 60 s on the database's own write lock. */
@@ -494,6 +672,7 @@ int main(void)
     test_concurrent();
     test_merge();
     test_merge_self();
+    test_merge_schema();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
