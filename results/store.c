@@ -1170,14 +1170,44 @@ out:
 
 #include <sys/stat.h>
 
-/* The tables merge copies, in this order. Every table of every schema version must be
- * here: an input holding a table merge does not know is refused, not half-copied. */
-static const char *const merge_tables[] = {
-    "experiments", "runs", "experiment_runs", "params", "metric_keys",
-    "metrics", "hessian_eigs", "density", "trace", "sharpness", "collapse",
-    "landscape_points", "landscape_grids", "trajectories", "checkpoints",
+/* How merge copies the rows of a table: in units, each whole or not at all
+ * (results/README.md, Merging). A unit is named by its key columns. */
+enum merge_kind {
+    MERGE_ROW,       /* one row: copied when OUT has no row of its key */
+    MERGE_RUN,       /* a run's row: from the copy whose run state wins (merge_one) */
+    MERGE_TRAINING,  /* a run's training state: all its rows, from the same copy */
+    MERGE_PROBE,     /* a probe result: copied when OUT has no row of its key; where
+                      * both have it, OUT's, unless the input's training state won */
+    MERGE_GRID,      /* a landscape grid with its points (merge_grids) */
+    MERGE_POINTS,    /* a grid's points: copied with their grid */
 };
-#define NMERGE_TABLES (sizeof merge_tables / sizeof merge_tables[0])
+
+static const struct merge_unit {
+    const char *table;
+    enum merge_kind kind;
+    const char *key[5];   /* NULL-terminated; "run" first wherever a run owns the rows */
+    const char *rows;     /* which rows of the table the entry covers (NULL: all) */
+    int renumber;         /* its grid column follows its grid's number in OUT */
+} merge_units[] = {
+    {"experiments", MERGE_ROW, {"name"}, NULL, 0},
+    {"metric_keys", MERGE_ROW, {"key"}, NULL, 0},
+    {"runs", MERGE_RUN, {"id"}, NULL, 0},
+    {"experiment_runs", MERGE_ROW, {"experiment", "run"}, NULL, 0},
+    {"params", MERGE_ROW, {"run", "key"}, NULL, 0},
+    {"metrics", MERGE_TRAINING, {"run"}, NULL, 0},
+    {"checkpoints", MERGE_TRAINING, {"run"}, NULL, 0},
+    {"trajectories", MERGE_TRAINING, {"run"}, "basis IS NOT 'pca'", 0},
+    {"hessian_eigs", MERGE_PROBE, {"run", "step", "method"}, NULL, 0},
+    {"density", MERGE_PROBE, {"run", "step"}, NULL, 0},
+    {"trace", MERGE_PROBE, {"run", "step"}, NULL, 0},
+    {"sharpness", MERGE_PROBE, {"run", "step", "kind", "rho"}, NULL, 0},
+    {"collapse", MERGE_PROBE, {"run", "step", "split"}, NULL, 0},
+    {"landscape_grids", MERGE_GRID, {"run", "grid"}, NULL, 0},
+    {"landscape_points", MERGE_POINTS, {"run", "grid"}, NULL, 0},
+    /* a run's one pca trajectory (the latest pca grid's, store_grid_put) */
+    {"trajectories", MERGE_PROBE, {"run", "basis"}, "basis = 'pca'", 1},
+};
+#define NMERGE_UNITS (sizeof merge_units / sizeof merge_units[0])
 
 /* db_err for an error of the attached input: the same message, naming `path`. */
 static int src_err(store *s, const char *path, int rc, const char *what, err *e)
@@ -1345,11 +1375,11 @@ static int merge_schema(store *s, const char *path, int v, err *e)
             break;
         }
         size_t k;
-        for (k = 0; k < NMERGE_TABLES && strcmp(merge_tables[k], t); k++)
+        for (k = 0; k < NMERGE_UNITS && strcmp(merge_units[k].table, t); k++)
             ;
-        if (k == NMERGE_TABLES)   /* a migration added a table: give it a merge rule */
-            rc = err_set(e, ERR_SYS, "merge: table %s of schema version %d has no merge rule "
-                         "(results/store.c, merge_tables)", t, v);
+        if (k == NMERGE_UNITS)   /* a migration added a table: give it a merge unit */
+            rc = err_set(e, ERR_SYS, "merge: table %s of schema version %d has no merge unit "
+                         "(results/store.c, merge_units)", t, v);
         ra = sqlite3_step(a);
         rb = sqlite3_step(b);
     }
@@ -1383,10 +1413,11 @@ static int src_has(store *s, const char *t, int *has, err *e)
 
 /* Inside the merge's transaction: temp.merge_T, the input's table T with OUT's columns
  * by name, in OUT's order (a column the input lacks: its default, NULL without one),
- * for each table of merge_tables the input has; *cols[t] the list of those columns
- * (sqlite3_free), NULL for a table the input lacks. A column of the input that OUT
- * lacks refuses it: nothing is dropped silently. */
-static int merge_views(store *s, const char *path, char **cols, err *e)
+ * and its rowid as merge_rowid (rows are copied in the input's order, which readers
+ * keep: runs and export list by rowid), for each table of merge_units the input has;
+ * has[u] says whether unit u's table has a view. A column of the input that OUT lacks refuses it: nothing is dropped
+ * silently. */
+static int merge_views(store *s, const char *path, int *has, err *e)
 {
     sqlite3_stmt *oc = NULL, *extra = NULL;
     int rc = prep(s, "SELECT o.name, o.dflt_value, i.name IS NOT NULL FROM "
@@ -1395,78 +1426,283 @@ static int merge_views(store *s, const char *path, char **cols, err *e)
     rc = rc ? rc : prep(s, "SELECT name FROM pragma_table_xinfo(?1, 'src') WHERE name NOT IN "
                            "(SELECT name FROM pragma_table_xinfo(?1, 'main') WHERE hidden = 0)",
                         &extra, e);
-    for (size_t t = 0; !rc && t < NMERGE_TABLES; t++) {
-        int has, r;
-        if ((rc = src_has(s, merge_tables[t], &has, e)) || !has)
+    for (size_t u = 0; !rc && u < NMERGE_UNITS; u++) {
+        const char *t = merge_units[u].table;
+        int r;
+        if ((rc = src_has(s, t, &has[u], e)) || !has[u])
             continue;
-        sqlite3_bind_text(extra, 1, merge_tables[t], -1, SQLITE_STATIC);
+        sqlite3_bind_text(extra, 1, t, -1, SQLITE_STATIC);
         if ((r = sqlite3_step(extra)) == SQLITE_ROW)
             rc = err_set(e, ERR_DATA, "%s: column %s.%s has no place in %s (whose schema lacks "
-                         "it)", path, merge_tables[t], store_text(extra, 0), s->path);
+                         "it)", path, t, store_text(extra, 0), s->path);
         else if (r != SQLITE_DONE)
             rc = db_err(s, r, "columns", e);
         sqlite3_reset(extra);
-        char *sel = NULL, *list = NULL;
-        sqlite3_bind_text(oc, 1, merge_tables[t], -1, SQLITE_STATIC);
+        char *sel = NULL;
+        sqlite3_bind_text(oc, 1, t, -1, SQLITE_STATIC);
         while (!rc && (r = sqlite3_step(oc)) == SQLITE_ROW) {
             const char *c = store_text(oc, 0);
             const unsigned char *dflt = sqlite3_column_text(oc, 1);
             char *x = sqlite3_column_int(oc, 2) ? sqlite3_mprintf("\"%w\"", c)
                       : sqlite3_mprintf("(%s)", dflt ? (const char *)dflt : "NULL");
             sel = x ? sqlite3_mprintf("%z%s%z AS \"%w\"", sel, sel ? ", " : "", x, c) : NULL;
-            list = sqlite3_mprintf("%z%s\"%w\"", list, list ? ", " : "", c);
-            if (!sel || !list)
+            if (!sel)
                 rc = err_set(e, ERR_SYS, "out of memory");
         }
         if (!rc && r != SQLITE_DONE)
             rc = db_err(s, r, "columns", e);
         sqlite3_reset(oc);
-        char *sql = rc ? NULL : sqlite3_mprintf("CREATE TEMP VIEW \"merge_%w\" AS SELECT %s "
-                                                "FROM src.\"%w\"", merge_tables[t], sel,
-                                                merge_tables[t]);
+        char *sql = rc ? NULL : sqlite3_mprintf("CREATE TEMP VIEW IF NOT EXISTS \"merge_%w\" AS "
+                                                "SELECT %s, rowid AS merge_rowid FROM src.\"%w\"",
+                                                t, sel, t);
         if (!rc && !sql)
             rc = err_set(e, ERR_SYS, "out of memory");
         rc = rc ? rc : exec(s, sql, e);
         sqlite3_free(sql);
         sqlite3_free(sel);
-        if (rc)
-            sqlite3_free(list);
-        else
-            cols[t] = list;
     }
     sqlite3_finalize(oc);
     sqlite3_finalize(extra);
     return rc;
 }
 
-/* Copy the attached input into main through its views (cols[t] as merge_views left
- * them), inside the caller's transaction. */
-static int merge_one(store *s, char *const *cols, err *e)
+/* OUT's columns of table t (hidden ones aside), quoted, comma-separated, in order;
+ * column `col` given as expression `expr` when col is not NULL; without the columns run
+ * and grid when `bare` (what makes two grids the same). *list: sqlite3_free. */
+static int merge_cols(store *s, const char *t, const char *col, const char *expr, int bare,
+                      char **list, err *e)
 {
-    /* A COMPLETED copy replaces an unfinished one: drop main's rows of those runs. */
-    static const char *const newer =
-        "(SELECT r.id FROM temp.merge_runs r JOIN main.runs m ON m.id = r.id "
-        "WHERE r.status = 'COMPLETED' AND m.status != 'COMPLETED')";
-    char sql[512];
-    int rc = 0;
-    for (size_t t = 0; !rc && t < NRUN_TABLES; t++) {
-        snprintf(sql, sizeof sql, "DELETE FROM main.%s WHERE run IN %s", run_tables[t], newer);
-        rc = exec(s, sql, e);
-    }
-    snprintf(sql, sizeof sql, "DELETE FROM main.params WHERE run IN %s", newer);
-    rc = rc ? rc : exec(s, sql, e);
-    snprintf(sql, sizeof sql, "DELETE FROM main.runs WHERE id IN %s", newer);
-    rc = rc ? rc : exec(s, sql, e);
-    for (size_t t = 0; !rc && t < NMERGE_TABLES; t++) {
-        if (!cols[t])
+    sqlite3_stmt *st;
+    *list = NULL;
+    int r, rc = prep(s, "SELECT name FROM pragma_table_xinfo(?, 'main') WHERE hidden = 0 "
+                        "ORDER BY cid", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *c = store_text(st, 0);
+        if (bare && (!strcmp(c, "run") || !strcmp(c, "grid")))
             continue;
-        char *q = sqlite3_mprintf("INSERT OR IGNORE INTO main.\"%w\"(%s) SELECT %s FROM "
-                                  "temp.\"merge_%w\"", merge_tables[t], cols[t], cols[t],
-                                  merge_tables[t]);
-        rc = q ? exec(s, q, e) : err_set(e, ERR_SYS, "out of memory");
-        sqlite3_free(q);
+        *list = col && !strcmp(c, col)
+                ? sqlite3_mprintf("%z%s%s", *list, *list ? ", " : "", expr)
+                : sqlite3_mprintf("%z%s\"%w\"", *list, *list ? ", " : "", c);
+        if (!*list)
+            rc = err_set(e, ERR_SYS, "out of memory");
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = db_err(s, r, "columns", e);
+    sqlite3_finalize(st);
+    if (rc) {
+        sqlite3_free(*list);
+        *list = NULL;
     }
     return rc;
+}
+
+/* "a.k1 IS b.k1 AND ..." over unit u's key (and its rows condition, on a's row). */
+static char *merge_match(const struct merge_unit *u, const char *a, const char *b)
+{
+    char *m = NULL;
+    for (int k = 0; u->key[k]; k++) {
+        m = sqlite3_mprintf("%z%s%s.\"%w\" IS %s.\"%w\"", m, k ? " AND " : "", a, u->key[k], b,
+                            u->key[k]);
+        if (!m)
+            return NULL;
+    }
+    return u->rows ? sqlite3_mprintf("%z AND (%s)", m, u->rows) : m;
+}
+
+/* Run `sql` (sqlite3_mprintf'ed, NULL when it ran out of memory) and free it. */
+static int merge_exec(store *s, char *sql, err *e)
+{
+    int rc = sql ? exec(s, sql, e) : err_set(e, ERR_SYS, "out of memory");
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* SQL of the runs whose training state the input brings: those OUT lacks, and those
+ * whose copy in the input wins: final (COMPLETED, DIVERGED) over not final, and between
+ * two unfinished copies the one with the larger step (ties: OUT's). Between two final
+ * copies OUT's stays. */
+#define MERGE_FINAL "('" STORE_COMPLETED "', '" STORE_DIVERGED "')"
+#define MERGE_WINNERS                                                                     \
+    "INSERT OR IGNORE INTO temp.merge_win SELECT r.id FROM temp.merge_runs r "            \
+    "LEFT JOIN main.runs m ON m.id = r.id WHERE m.id IS NULL "                            \
+    "OR (r.status IN " MERGE_FINAL " AND m.status NOT IN " MERGE_FINAL ") "               \
+    "OR (r.status NOT IN " MERGE_FINAL " AND m.status NOT IN " MERGE_FINAL                \
+    " AND r.step > m.step)"
+
+/* One unit entry (not a grid's) of the attached input into main. */
+static int merge_unit_copy(store *s, const struct merge_unit *u, err *e)
+{
+    const char *t = u->table, *win = "(SELECT id FROM temp.merge_win)";
+    char *cols = NULL, *sel = NULL, *in_out = NULL;
+    const char *rows = u->rows ? u->rows : "1";
+    int rc = merge_cols(s, t, NULL, NULL, 0, &cols, e);
+    rc = rc ? rc : merge_cols(s, t, u->renumber ? "grid" : NULL,
+                              "COALESCE((SELECT g.out_grid FROM temp.merge_grid g WHERE g.run = "
+                              "s.run AND g.src_grid = s.grid), s.grid)", 0, &sel, e);
+    char *m = rc ? NULL : merge_match(u, "o", "s");
+    if (!rc && !m)
+        rc = err_set(e, ERR_SYS, "out of memory");
+    if (!rc && !(in_out = sqlite3_mprintf("NOT EXISTS (SELECT 1 FROM main.\"%w\" o WHERE %s)",
+                                          t, m)))   /* the input's rows of units OUT lacks */
+        rc = err_set(e, ERR_SYS, "out of memory");
+    if (u->kind == MERGE_PROBE) {
+        /* where both have a unit of a run whose training state the input brings, the
+         * input's replaces OUT's */
+        char *mine = rc ? NULL : merge_match(u, "s", t);
+        rc = rc ? rc : mine ? merge_exec(s, sqlite3_mprintf(
+                                  "DELETE FROM main.\"%w\" WHERE (%s) AND run IN %s AND EXISTS "
+                                  "(SELECT 1 FROM temp.\"merge_%w\" s WHERE %s)", t, rows, win,
+                                  t, mine), e)
+                            : err_set(e, ERR_SYS, "out of memory");
+        sqlite3_free(mine);
+    }
+    switch (u->kind) {
+    case MERGE_RUN:
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE id IN %s", t,
+                                                     win), e);
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM "
+                                                     "temp.\"merge_%w\" s WHERE id IN %s ORDER BY "
+                                                     "merge_rowid", t, cols, sel, t, win), e);
+        break;
+    case MERGE_TRAINING:
+        /* the winners' rows; and a run's rows where no copy of the run says whose they
+         * are (no runs row in either file), when OUT has none of them */
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE (%s) AND run "
+                                                     "IN %s", t, rows, win), e);
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf(
+                           "INSERT INTO main.\"%w\"(%s) SELECT %s FROM temp.\"merge_%w\" s WHERE "
+                           "(%s) AND (run IN %s OR (NOT EXISTS (SELECT 1 FROM temp.merge_runs r "
+                           "WHERE r.id = s.run) AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE "
+                           "r.id = s.run) AND %s)) ORDER BY merge_rowid", t, cols, sel, t, rows,
+                           win, in_out), e);
+        break;
+    case MERGE_PROBE:
+    case MERGE_ROW:
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM "
+                                                     "temp.\"merge_%w\" s WHERE (%s) AND %s "
+                                                     "ORDER BY merge_rowid", t, cols, sel, t, rows,
+                                                     in_out), e);
+        break;
+    case MERGE_GRID:
+    case MERGE_POINTS:
+        break;
+    }
+    sqlite3_free(cols);
+    sqlite3_free(sel);
+    sqlite3_free(m);
+    sqlite3_free(in_out);
+    return rc;
+}
+
+/* The input's landscape grids (a grid: its landscape_grids row and its points): one
+ * that equals a grid OUT has for the run (all columns but run and grid, every point) is
+ * that grid, kept once; any other is copied, under its own number when the run's grid
+ * of that number is free in OUT, else under the run's next number. Each of OUT's grids
+ * stands for at most one grid of the input, so an input's two equal grids stay two.
+ * temp.merge_grid maps each input grid to its number in OUT (for the pca trajectory). */
+static int merge_grids(store *s, const char *path, err *e)
+{
+    char *gc = NULL, *pc = NULL, *gs = NULL, *ps = NULL, *gb = NULL, *pb = NULL;
+    sqlite3_stmt *q = NULL, *find = NULL, *num = NULL, *ig = NULL, *ip = NULL, *map = NULL;
+    int rc = merge_cols(s, "landscape_grids", NULL, NULL, 0, &gc, e);
+    rc = rc ? rc : merge_cols(s, "landscape_points", NULL, NULL, 0, &pc, e);
+    rc = rc ? rc : merge_cols(s, "landscape_grids", "grid", "?3", 0, &gs, e);
+    rc = rc ? rc : merge_cols(s, "landscape_points", "grid", "?3", 0, &ps, e);
+    rc = rc ? rc : merge_cols(s, "landscape_grids", NULL, NULL, 1, &gb, e);
+    rc = rc ? rc : merge_cols(s, "landscape_points", NULL, NULL, 1, &pb, e);
+    /* the same rows of T for input grid (?1, ?2) and OUT grid (?1, o.grid) */
+#define SAME(T, c)                                                                        \
+    "NOT EXISTS (SELECT " c " FROM temp.merge_" T " WHERE run = ?1 AND grid = ?2 EXCEPT "   \
+    "SELECT " c " FROM main." T " WHERE run = ?1 AND grid = o.grid) AND NOT EXISTS (SELECT " \
+    c " FROM main." T " WHERE run = ?1 AND grid = o.grid EXCEPT SELECT " c " FROM "         \
+    "temp.merge_" T " WHERE run = ?1 AND grid = ?2)"
+    char *sql[6] = {
+        sqlite3_mprintf("SELECT run, grid FROM temp.merge_landscape_grids UNION "
+                        "SELECT run, grid FROM temp.merge_landscape_points ORDER BY 1, 2"),
+        sqlite3_mprintf("SELECT o.grid FROM (SELECT grid FROM main.landscape_grids WHERE run = ?1 "
+                        "UNION SELECT grid FROM main.landscape_points WHERE run = ?1) o "
+                        "WHERE o.grid NOT IN (SELECT out_grid FROM temp.merge_grid WHERE run = ?1) "
+                        "AND " SAME("landscape_grids", "%s") " AND " SAME("landscape_points", "%s")
+                        " ORDER BY o.grid LIMIT 1", gb, gb, gb, gb, pb, pb, pb, pb),
+        sqlite3_mprintf("WITH o(grid) AS (SELECT grid FROM main.landscape_grids WHERE run = ?1 "
+                        "UNION ALL SELECT grid FROM main.landscape_points WHERE run = ?1) "
+                        "SELECT CASE WHEN EXISTS (SELECT 1 FROM o WHERE grid = ?2) "
+                        "THEN (SELECT max(grid) + 1 FROM o) ELSE ?2 END"),
+        sqlite3_mprintf("INSERT INTO main.landscape_grids(%s) SELECT %s FROM "
+                        "temp.merge_landscape_grids WHERE run = ?1 AND grid = ?2 "
+                        "ORDER BY merge_rowid", gc, gs),
+        sqlite3_mprintf("INSERT INTO main.landscape_points(%s) SELECT %s FROM "
+                        "temp.merge_landscape_points WHERE run = ?1 AND grid = ?2 "
+                        "ORDER BY merge_rowid", pc, ps),
+        sqlite3_mprintf("INSERT INTO temp.merge_grid VALUES (?1, ?2, ?3)"),
+    };
+#undef SAME
+    sqlite3_stmt **st[6] = {&q, &find, &num, &ig, &ip, &map};
+    for (int k = 0; k < 6; k++) {
+        if (!rc && !sql[k])
+            rc = err_set(e, ERR_SYS, "out of memory");
+        rc = rc ? rc : prep(s, sql[k], st[k], e);
+        sqlite3_free(sql[k]);
+    }
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        sqlite3_stmt *each[5] = {find, num, ig, ip, map};
+        for (int k = 0; k < 5; k++) {
+            sqlite3_bind_value(each[k], 1, sqlite3_column_value(q, 0));
+            sqlite3_bind_value(each[k], 2, sqlite3_column_value(q, 1));
+        }
+        int found = sqlite3_step(find), copy = found == SQLITE_DONE;
+        sqlite3_int64 to = found == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+        sqlite3_reset(find);
+        if (found != SQLITE_ROW && found != SQLITE_DONE) {
+            rc = db_err(s, found, "landscape grids", e);
+            break;
+        }
+        if (copy) {
+            if ((r = sqlite3_step(num)) == SQLITE_ROW)
+                to = sqlite3_column_int64(num, 0);
+            sqlite3_reset(num);
+            if (r != SQLITE_ROW) {
+                rc = db_err(s, r, "landscape grid number", e);
+                break;
+            }
+            sqlite3_bind_int64(ig, 3, to);
+            sqlite3_bind_int64(ip, 3, to);
+            rc = done(s, ig, e);
+            rc = rc ? rc : done(s, ip, e);
+        }
+        sqlite3_bind_int64(map, 3, to);
+        rc = rc ? rc : done(s, map, e);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = src_err(s, path, r, "landscape grids", e);
+    for (int k = 0; k < 6; k++)
+        sqlite3_finalize(*st[k]);
+    sqlite3_free(gc);
+    sqlite3_free(pc);
+    sqlite3_free(gs);
+    sqlite3_free(ps);
+    sqlite3_free(gb);
+    sqlite3_free(pb);
+    return rc;
+}
+
+/* Copy the attached input (at `path`) into main through its views (has[u]: unit u's
+ * table has one), unit by unit, inside the caller's transaction. */
+static int merge_one(store *s, const char *path, const int *has, err *e)
+{
+    int rc = exec(s, "CREATE TEMP TABLE merge_win(id TEXT PRIMARY KEY);"
+                     "CREATE TEMP TABLE merge_grid(run TEXT, src_grid INTEGER, out_grid INTEGER, "
+                     "PRIMARY KEY(run, src_grid))", e);
+    rc = rc ? rc : exec(s, MERGE_WINNERS, e);
+    for (size_t u = 0; !rc && u < NMERGE_UNITS; u++)
+        if (has[u])
+            rc = merge_units[u].kind == MERGE_GRID ? merge_grids(s, path, e)
+                                                   : merge_unit_copy(s, &merge_units[u], e);
+    return rc ? rc : exec(s, "DROP TABLE temp.merge_win; DROP TABLE temp.merge_grid", e);
 }
 
 /* The attached `src` must pass PRAGMA integrity_check: a damaged b-tree in an input
@@ -1493,8 +1729,8 @@ static int src_intact(store *s, const char *path, err *e)
 
 /* Refuse, before anything is opened, an input that is OUT itself or one given twice:
  * the same file is the same device and inode, whatever the path says (a symlink,
- * ./a.db, a hard link). Merged into itself, a database would wait on its own write lock
- * (BEGIN IMMEDIATE locks the attached input too) for the busy timeout. */
+ * ./a.db, a hard link). Either is a mistake of the command line (merged into itself, a
+ * database opened for writing as an input waited the busy timeout on its own lock). */
 static int merge_distinct(const char *out, const char *const *ins, int n, err *e)
 {
     struct stat so, *si = err_malloc(e, (size_t)(n > 0 ? n : 1) * sizeof *si);
@@ -1529,18 +1765,14 @@ static int merge_in(store *s, const char *path, err *e)
     rc = rc ? rc : src_intact(s, path, e);
     rc = rc ? rc : begin(s, e);
     if (!rc) {
-        char *cols[NMERGE_TABLES] = {0};
-        rc = merge_views(s, path, cols, e);
-        rc = rc ? rc : merge_one(s, cols, e);
+        int has[NMERGE_UNITS] = {0};
+        rc = merge_views(s, path, has, e);
+        rc = rc ? rc : merge_one(s, path, has, e);
         rc = rc ? rc : views_refresh(s, e);
-        for (size_t t = 0; t < NMERGE_TABLES; t++) {
-            if (!rc && cols[t]) {
-                char *q = sqlite3_mprintf("DROP VIEW temp.\"merge_%w\"", merge_tables[t]);
-                rc = q ? exec(s, q, e) : err_set(e, ERR_SYS, "out of memory");
-                sqlite3_free(q);
-            }
-            sqlite3_free(cols[t]);
-        }
+        for (size_t u = 0; !rc && u < NMERGE_UNITS; u++)
+            if (has[u])
+                rc = merge_exec(s, sqlite3_mprintf("DROP VIEW IF EXISTS temp.\"merge_%w\"",
+                                                   merge_units[u].table), e);
         rc = end(s, rc, e);
     }
     if (attached) {

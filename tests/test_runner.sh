@@ -7,7 +7,8 @@
 # duplicates; a database merged into itself refused), runs/show/compare/export, probes
 # during training (the training rows identical with and without them; eigenvalue, trace,
 # density, sharpness and edge-of-stability rows), probe commands on a run's snapshot
-# (--init RUN@STEP, --db).
+# (--init RUN@STEP, --db), merging whole units (post-hoc Hessians of one run, a COMPLETED
+# and an INTERRUPTED copy, two different grids 0).
 #
 #   sh tests/test_runner.sh ./basin
 #
@@ -294,6 +295,8 @@ kill -TERM $pid
 wait $pid
 trc=$?
 check "SIGTERM: exit 143" "exit $trc: $(head -c 200 term.err)" test $trc -eq 143
+cp term.db term-int.db   # the INTERRUPTED copy, for the merge tests of section 14
+[ ! -e term.db-wal ] || cp term.db-wal term-int.db-wal
 expect "SIGTERM: run INTERRUPTED" 0 "INTERRUPTED" "$B" runs --db term.db
 expect "SIGTERM: rerun resumes and completes" 0 "resume $id|COMPLETED" "$B" run k.ini --db term.db
 metrics term.db >term.m
@@ -577,6 +580,48 @@ expect "collapse --db --split test: a test row" 0 "test_error=|split=test" \
     test "$(q pca.db "SELECT group_concat(step || split, ' ') FROM collapse")" = "9train 12test"
 expect "collapse --db without a run refused" 2 "give --init RUN[@STEP]" \
     "$B" collapse --db pca.db --data blobs --hidden 8
+
+# ---- 14. merge copies units whole; a final run's state is not overwritten (issue 18, 8) --
+if [ "$HAVE_SQLITE" -eq 1 ]; then
+    npid=$("$B" run np.ini --dry-run | sed -n 2p | cut -c1-8)
+    cp np.db h1.db
+    cp np.db h2.db
+    "$B" hessian --db h1.db --init "$npid@12" --top 2 --samples 64 >/dev/null 2>&1
+    "$B" hessian --db h2.db --init "$npid@12" --top 5 --samples 128 >/dev/null 2>&1
+    expect "merge units: two post-hoc Hessians of copies of one run" 0 "merged 2 databases" \
+        "$B" merge hm.db h1.db h2.db
+    check "merge units: one spectrum, whole (h1's 2 eigenvalues, none of h2's spliced on)" \
+        "$(q hm.db 'SELECT k, value FROM hessian_eigs' | tr '\n' ' ')" \
+        test "$(q hm.db 'SELECT k, value FROM hessian_eigs ORDER BY k')" = \
+             "$(q h1.db 'SELECT k, value FROM hessian_eigs ORDER BY k')" -a \
+             "$(q h1.db 'SELECT count(*) FROM hessian_eigs')" -eq 2
+    expect "merge units: a COMPLETED copy, then an older INTERRUPTED one" 0 "merged 2 databases" \
+        "$B" merge tm.db term.db term-int.db
+    metrics tm.db >tm.m
+    check "merge units: the run stays COMPLETED, without a resume checkpoint, with its own metrics" \
+        "$(q tm.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" \
+        test "$(q tm.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" = \
+             "COMPLETED|0" -a "$(cmp tm.m full.m 2>&1)" = ""
+    expect "merge units: the INTERRUPTED copy, then the COMPLETED one" 0 "merged 2 databases" \
+        "$B" merge tm2.db term-int.db term.db
+    metrics tm2.db >tm2.m
+    check "merge units: the COMPLETED copy replaces the INTERRUPTED one" \
+        "$(q tm2.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" \
+        test "$(q tm2.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" = \
+             "COMPLETED|0" -a "$(cmp tm2.m full.m 2>&1)" = ""
+    cp np.db l1.db
+    cp np.db l2.db
+    "$B" landscape --db l1.db --init "$npid" --x -1:1:5 --y -0.5:0.5:3 >/dev/null 2>&1
+    "$B" landscape --db l2.db --init "$npid" --x -2:2:3 >/dev/null 2>&1
+    expect "merge units: two copies' different grids 0" 0 "merged 2 databases" "$B" merge lm.db l1.db l2.db
+    "$B" merge lm.db l1.db l2.db >/dev/null 2>&1
+    check "merge units: both grids kept (l2's as grid 1), with all their points, merged twice" \
+        "$(q lm.db 'SELECT grid, nx, ny, (SELECT count(*) FROM landscape_points p WHERE p.grid = g.grid) FROM landscape_grids g' | tr '\n' ' ')" \
+        test "$(q lm.db 'SELECT grid, x0, nx, ny, (SELECT count(*) FROM landscape_points p
+            WHERE p.grid = g.grid) FROM landscape_grids g ORDER BY grid' | tr '\n' ' ')" = "0|-1.0|5|3|15 1|-2.0|3|1|3 "
+else
+    echo "SKIP merge units (no sqlite3 shell)"
+fi
 
 echo "$np passed, $nf failed"
 [ "$nf" -eq 0 ]

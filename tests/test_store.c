@@ -611,6 +611,276 @@ static void test_merge_schema(void)
     }
 }
 
+/* Run `tag`00... in a new store at `p`, as one copy of it: `status`, batch_loss
+ * base + t at steps 0..last, runs.step = last, a snapshot at `last` and, when `resume`,
+ * a resume checkpoint there. */
+static int run_copy(const char *p, const char *tag, const char *status, long last, double base,
+                    int resume, err *e)
+{
+    store *s;
+    char id[65];
+    int res, rc = store_open(p, &s, e);
+    if (rc)
+        return rc;
+    id_of(id, tag, 0);
+    double th[2] = {base, (double)last};
+    store_ckpt c = {last, 0, th, 2, th, 2, "x", 1};
+    rc = reg(s, "exp", tag, 1, 0, e);
+    rc = rc ? rc : store_run_claim(s, id, &prov, 0, &res, e);
+    for (long t = 0; !rc && t <= last; t++)
+        rc = store_metric(s, id, "batch_loss", t, 0, base + (double)t, e);
+    rc = rc || !resume ? rc : store_ckpt_put(s, id, STORE_RESUME, &c, e);
+    rc = rc ? rc : store_ckpt_put(s, id, STORE_SNAPSHOT, &c, e);
+    rc = rc ? rc : store_run_heartbeat(s, id, last, e);
+    rc = rc ? rc : store_run_finish(s, id, status, NULL, e);
+    store_close(s);
+    return rc;
+}
+
+/* Merge ins[0..n) into a new store `out` (removed first); 0 or the status. */
+static int merge_fresh(const char *out, const char *const *ins, int n, err *e)
+{
+    char wal[600];
+    remove(out);
+    snprintf(wal, sizeof wal, "%s-wal", out);
+    remove(wal);
+    return store_merge(out, ins, n, e);
+}
+
+/* The rows of every table of the store at p, one number (for "merging again adds
+ * nothing"). */
+static double all_rows(store *s)
+{
+    static const char *const t[] = {"runs", "experiments", "experiment_runs", "params",
+        "metrics", "hessian_eigs", "density", "trace", "sharpness", "collapse",
+        "landscape_grids", "landscape_points", "trajectories", "checkpoints"};
+    double n = 0;
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+        char q[96];
+        snprintf(q, sizeof q, "SELECT count(*) FROM %s", t[k]);
+        n += q1(s, q);
+    }
+    return n;
+}
+
+/* A probe result is one unit, all its rows or none; a final run's training state is not
+ * overwritten by an unfinished copy's; grids that differ are all kept (issue 18,
+ * finding 8). */
+static void test_merge_units(void)
+{
+    char h1[512], h2[512], o[512], c[512], i[512], a[512], b[512], g1[512], g2[512], g3[512];
+    char buf[64], id[65];
+    err e = {0};
+    store *s;
+    id_of(id, "uu", 0);
+    path(h1, "h1.db");
+    path(h2, "h2.db");
+    path(o, "units_out.db");
+    /* two post-hoc Hessians of one completed run, --top 2 and --top 5, and densities */
+    int rc = run_copy(h1, "uu", STORE_COMPLETED, 9, 0, 0, &e);
+    rc = rc ? rc : run_copy(h2, "uu", STORE_COMPLETED, 9, 0, 0, &e);
+    double top2[2] = {10, 9}, top5[5] = {20, 19, 18, 17, 16}, w[5] = {.2, .2, .2, .2, .2};
+    if (!rc && !(rc = store_open(h1, &s, &e))) {
+        rc = store_eigs_put(s, id, 9, "lanczos", top2, 2, &e);
+        rc = rc ? rc : store_density_put(s, id, 9, top2, w, 2, &e);
+        store_close(s);
+    }
+    if (!rc && !(rc = store_open(h2, &s, &e))) {
+        rc = store_eigs_put(s, id, 9, "lanczos", top5, 5, &e);
+        rc = rc ? rc : store_density_put(s, id, 9, top5, w, 5, &e);
+        store_close(s);
+    }
+    CHECK(rc == 0, "merge units: two Hessians of one run", "%s", e.msg);
+    const char *hh[2] = {h1, h2}, *hr[2] = {h2, h1};
+    rc = merge_fresh(o, hh, 2, &e);
+    rc = rc ? rc : store_merge(o, hh, 2, &e);
+    if (!rc && !store_open(o, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM hessian_eigs") == 2
+              && q1(s, "SELECT sum(value) FROM hessian_eigs") == 19
+              && q1(s, "SELECT count(*) FROM density") == 2
+              && q1(s, "SELECT sum(node) FROM density") == 19,
+              "merge units: a spectrum is one unit, OUT's kept (no k = 2..4 spliced on)",
+              "%g eigenvalue rows summing to %g, %g density rows",
+              q1(s, "SELECT count(*) FROM hessian_eigs"),
+              q1(s, "SELECT sum(value) FROM hessian_eigs"),
+              q1(s, "SELECT count(*) FROM density"));
+        store_close(s);
+    } else
+        CHECK(0, "merge units: a spectrum is one unit, OUT's kept (no k = 2..4 spliced on)", "%s",
+              e.msg);
+    rc = merge_fresh(o, hr, 2, &e);
+    if (!rc && !store_open(o, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM hessian_eigs") == 5
+              && q1(s, "SELECT sum(value) FROM hessian_eigs") == 90,
+              "merge units: in the other order, the other spectrum whole", "%g rows",
+              q1(s, "SELECT count(*) FROM hessian_eigs"));
+        store_close(s);
+    }
+
+    /* a COMPLETED copy, then an older INTERRUPTED one with a resume checkpoint (and a
+     * probe result the completed copy lacks) */
+    path(c, "done.db");
+    path(i, "interrupted.db");
+    rc = run_copy(c, "uu", STORE_COMPLETED, 9, 0, 0, &e);
+    rc = rc ? rc : run_copy(i, "uu", STORE_INTERRUPTED, 5, 100, 1, &e);
+    if (!rc && !(rc = store_open(i, &s, &e))) {
+        rc = store_trace_put(s, id, 3, 8.0, 0.5, 10, &e);
+        store_close(s);
+    }
+    const char *ci[2] = {c, i}, *ic[2] = {i, c};
+    rc = rc ? rc : merge_fresh(o, ci, 2, &e);
+    CHECK(rc == 0, "merge units: completed, then interrupted", "%s", e.msg);
+    if (!rc && !store_open(o, &s, &e)) {
+        CHECK(strcmp(text1(s, "SELECT status FROM runs", buf, sizeof buf), "COMPLETED") == 0
+              && q1(s, "SELECT step FROM runs") == 9
+              && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'resume'") == 0
+              && q1(s, "SELECT count(*) FROM checkpoints") == 1
+              && q1(s, "SELECT count(*) FROM metrics") == 10
+              && q1(s, "SELECT max(value) FROM metrics") == 9,
+              "merge units: nothing of an interrupted copy's training lands on a COMPLETED run",
+              "status %s, %g resume checkpoints, %g metric rows up to %g",
+              text1(s, "SELECT status FROM runs", buf, sizeof buf),
+              q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'resume'"),
+              q1(s, "SELECT count(*) FROM metrics"), q1(s, "SELECT max(value) FROM metrics"));
+        CHECK(q1(s, "SELECT count(*) FROM trace WHERE step = 3") == 1,
+              "merge units: a probe result OUT lacks is copied onto its COMPLETED run", "-");
+        store_close(s);
+    }
+    rc = merge_fresh(o, ic, 2, &e);
+    if (!rc && !store_open(o, &s, &e)) {
+        CHECK(strcmp(text1(s, "SELECT status FROM runs", buf, sizeof buf), "COMPLETED") == 0
+              && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'resume'") == 0
+              && q1(s, "SELECT count(*) FROM checkpoints") == 1
+              && q1(s, "SELECT count(*) FROM metrics") == 10
+              && q1(s, "SELECT max(value) FROM metrics") == 9
+              && q1(s, "SELECT count(*) FROM trace") == 1,
+              "merge units: interrupted, then completed: the completed copy replaces its training",
+              "status %s, %g metric rows", text1(s, "SELECT status FROM runs", buf, sizeof buf),
+              q1(s, "SELECT count(*) FROM metrics"));
+        store_close(s);
+    } else
+        CHECK(0, "merge units: interrupted, then completed", "%s", e.msg);
+
+    /* neither final: the copy with the larger step, whole */
+    path(a, "int3.db");
+    path(b, "int6.db");
+    rc = run_copy(a, "uu", STORE_INTERRUPTED, 3, 0, 1, &e);
+    rc = rc ? rc : run_copy(b, "uu", STORE_INTERRUPTED, 6, 50, 1, &e);
+    const char *ab[2] = {a, b}, *ba[2] = {b, a};
+    for (int k = 0; k < 2; k++) {
+        rc = rc ? rc : merge_fresh(o, k ? ba : ab, 2, &e);
+        if (!rc && !store_open(o, &s, &e)) {
+            CHECK(q1(s, "SELECT step FROM runs") == 6
+                  && q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'resume'") == 1
+                  && q1(s, "SELECT step FROM checkpoints WHERE kind = 'resume'") == 6
+                  && q1(s, "SELECT count(*) FROM checkpoints") == 2
+                  && q1(s, "SELECT count(*) FROM metrics") == 7
+                  && q1(s, "SELECT min(value) FROM metrics") == 50,
+                  k ? "merge units: neither final, the larger step first: it stays whole"
+                    : "merge units: neither final, the larger step second: it replaces the other",
+                  "step %g, %g resume checkpoints, %g metric rows from %g",
+                  q1(s, "SELECT step FROM runs"),
+                  q1(s, "SELECT count(*) FROM checkpoints WHERE kind = 'resume'"),
+                  q1(s, "SELECT count(*) FROM metrics"), q1(s, "SELECT min(value) FROM metrics"));
+            store_close(s);
+        } else
+            CHECK(0, "merge units: neither final", "%s", e.msg);
+    }
+
+    /* grids: g1's grid 0 is A; g2's grid 0 is B (pca, with its trajectory) and its grid
+     * 1 is A again; g3 holds A twice */
+    path(g1, "g1.db");
+    path(g2, "g2.db");
+    path(g3, "g3.db");
+    double loss[6] = {1, 2, 3, 4, 5, 6};
+    long tstep[2] = {3, 9};
+    double tx[2] = {-1, 0}, ty[2] = {1, 0}, tl[2] = {2, 1};
+    store_grid ga = {.step = 9, .split = "train", .dir_seed = 7, .normalization = "filter",
+                     .x0 = -1, .x1 = 1, .y0 = -2, .y1 = 2, .nx = 3, .ny = 2, .axes = "random",
+                     .ignore_biasbn = 1, .samples = 6, .subset = "first"};
+    store_grid gb = {.step = 9, .split = "train", .normalization = "none", .x0 = -3, .x1 = 3,
+                     .y0 = -1, .y1 = 1, .nx = 3, .ny = 2, .axes = "pca",
+                     .pca_explained = {0.75, 0.25}, .ntraj = 2, .traj_step = tstep,
+                     .traj_x = tx, .traj_y = ty, .traj_loss = tl};
+    int gn[4] = {-1, -1, -1, -1};
+    rc = run_copy(g1, "uu", STORE_COMPLETED, 9, 0, 0, &e);
+    rc = rc ? rc : run_copy(g2, "uu", STORE_COMPLETED, 9, 0, 0, &e);
+    rc = rc ? rc : run_copy(g3, "uu", STORE_COMPLETED, 9, 0, 0, &e);
+    if (!rc && !(rc = store_open(g1, &s, &e))) {
+        rc = store_grid_put(s, id, &ga, loss, NULL, &gn[0], &e);
+        store_close(s);
+    }
+    if (!rc && !(rc = store_open(g2, &s, &e))) {
+        rc = store_grid_put(s, id, &gb, loss, NULL, &gn[1], &e);
+        rc = rc ? rc : store_grid_put(s, id, &ga, loss, NULL, &gn[2], &e);
+        store_close(s);
+    }
+    if (!rc && !(rc = store_open(g3, &s, &e))) {
+        rc = store_grid_put(s, id, &ga, loss, NULL, &gn[3], &e);
+        rc = rc ? rc : store_grid_put(s, id, &ga, loss, NULL, &gn[3], &e);
+        store_close(s);
+    }
+    CHECK(rc == 0 && gn[0] == 0 && gn[1] == 0 && gn[2] == 1 && gn[3] == 1,
+          "merge units: grids", "%s", e.msg);
+    const char *gg[2] = {g1, g2};
+    rc = rc ? rc : merge_fresh(o, gg, 2, &e);
+    if (!rc && !store_open(o, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM landscape_grids") == 2
+              && q1(s, "SELECT count(*) FROM landscape_points") == 12
+              && q1(s, "SELECT x0 FROM landscape_grids WHERE grid = 0") == -1
+              && q1(s, "SELECT x0 FROM landscape_grids WHERE grid = 1") == -3
+              && q1(s, "SELECT min(alpha) FROM landscape_points WHERE grid = 1") == -3
+              && q1(s, "SELECT min(alpha) FROM landscape_points WHERE grid = 0") == -1,
+              "merge units: two different grids 0: both kept (the input's renumbered 1), an "
+              "identical one once", "%g grids, %g points",
+              q1(s, "SELECT count(*) FROM landscape_grids"),
+              q1(s, "SELECT count(*) FROM landscape_points"));
+        CHECK(q1(s, "SELECT count(*) FROM trajectories WHERE basis = 'pca'") == 2
+              && q1(s, "SELECT count(*) FROM trajectories WHERE basis = 'pca' AND grid = 1") == 2,
+              "merge units: the pca trajectory follows its grid's new number",
+              "%g rows with grid 1",
+              q1(s, "SELECT count(*) FROM trajectories WHERE basis = 'pca' AND grid = 1"));
+        double n1 = all_rows(s);
+        store_close(s);
+        rc = store_merge(o, gg, 2, &e);
+        if (!rc && !store_open(o, &s, &e)) {
+            CHECK(all_rows(s) == n1 && q1(s, "SELECT count(*) FROM landscape_grids") == 2,
+                  "merge units: grids merged again: nothing added", "%g rows, were %g",
+                  all_rows(s), n1);
+            store_close(s);
+        }
+    } else
+        CHECK(0, "merge units: two different grids 0", "%s", e.msg);
+    const char *g33[1] = {g3};
+    rc = merge_fresh(o, g33, 1, &e);
+    rc = rc ? rc : store_merge(o, g33, 1, &e);
+    if (!rc && !store_open(o, &s, &e)) {
+        CHECK(q1(s, "SELECT count(*) FROM landscape_grids") == 2
+              && q1(s, "SELECT count(*) FROM landscape_points") == 12,
+              "merge units: an input's two identical grids stay two, merged twice", "%g grids",
+              q1(s, "SELECT count(*) FROM landscape_grids"));
+        store_close(s);
+    }
+
+    /* everything at once, then again: nothing added */
+    const char *every[8] = {h1, c, i, a, b, g1, g2, g3};
+    rc = merge_fresh(o, every, 8, &e);
+    double n1 = -1, n2 = -2;
+    if (!rc && !store_open(o, &s, &e)) {
+        n1 = all_rows(s);
+        store_close(s);
+    }
+    rc = rc ? rc : store_merge(o, every, 8, &e);
+    if (!rc && !store_open(o, &s, &e)) {
+        n2 = all_rows(s);
+        CHECK(strcmp(text1(s, "PRAGMA integrity_check", buf, sizeof buf), "ok") == 0,
+              "merge units: integrity_check", "%s", buf);
+        store_close(s);
+    }
+    CHECK(rc == 0 && n1 == n2, "merge units: eight inputs merged again: nothing added",
+          "%g rows, then %g: %s", n1, n2, e.msg);
+}
+
 /* Merging a database into itself (also through a symlink, ./a.db or a hard link), an
  * input given twice, OUT given as an input: refused at once (ERR_USAGE), before OUT is
  * opened, instead of waiting 60 s on the database's own write lock. */
@@ -672,6 +942,7 @@ int main(void)
     test_merge();
     test_merge_self();
     test_merge_schema();
+    test_merge_units();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
