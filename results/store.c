@@ -1447,41 +1447,545 @@ out:
 
 /* --- merge --- */
 
-/* Copy one attached database `src` into main, inside the caller's transaction. */
-static int merge_one(store *s, err *e)
+#include <sys/stat.h>
+
+/* How merge copies the rows of a table: in units, each whole or not at all
+ * (results/README.md, Merging). A unit is named by its key columns. */
+enum merge_kind {
+    MERGE_ROW,       /* one row: copied when OUT has no row of its key */
+    MERGE_RUN,       /* a run's row: from the copy whose run state wins (merge_one) */
+    MERGE_TRAINING,  /* a run's training state: all its rows, from the same copy */
+    MERGE_PROBE,     /* a probe result: copied when OUT has no row of its key; where
+                      * both have it, OUT's, unless the input's training state won */
+    MERGE_GRID,      /* a landscape grid with its points (merge_grids) */
+    MERGE_POINTS,    /* a grid's points: copied with their grid */
+};
+
+static const struct merge_unit {
+    const char *table;
+    enum merge_kind kind;
+    const char *key[5];   /* NULL-terminated; "run" first wherever a run owns the rows */
+    const char *rows;     /* which rows of the table the entry covers (NULL: all) */
+    int renumber;         /* its grid column follows its grid's number in OUT */
+} merge_units[] = {
+    {"experiments", MERGE_ROW, {"name"}, NULL, 0},
+    {"metric_keys", MERGE_ROW, {"key"}, NULL, 0},
+    {"runs", MERGE_RUN, {"id"}, NULL, 0},
+    {"experiment_runs", MERGE_ROW, {"experiment", "run"}, NULL, 0},
+    {"params", MERGE_ROW, {"run", "key"}, NULL, 0},
+    {"metrics", MERGE_TRAINING, {"run"}, NULL, 0},
+    {"checkpoints", MERGE_TRAINING, {"run"}, NULL, 0},
+    {"trajectories", MERGE_TRAINING, {"run"}, "basis IS NOT 'pca'", 0},
+    {"hessian_eigs", MERGE_PROBE, {"run", "step", "method"}, NULL, 0},
+    {"density", MERGE_PROBE, {"run", "step"}, NULL, 0},
+    {"trace", MERGE_PROBE, {"run", "step"}, NULL, 0},
+    {"sharpness", MERGE_PROBE, {"run", "step", "kind", "rho"}, NULL, 0},
+    {"collapse", MERGE_PROBE, {"run", "step", "split"}, NULL, 0},
+    {"landscape_grids", MERGE_GRID, {"run", "grid"}, NULL, 0},
+    {"landscape_points", MERGE_POINTS, {"run", "grid"}, NULL, 0},
+    /* a run's one pca trajectory (the latest pca grid's, store_grid_put) */
+    {"trajectories", MERGE_PROBE, {"run", "basis"}, "basis = 'pca'", 1},
+};
+#define NMERGE_UNITS (sizeof merge_units / sizeof merge_units[0])
+
+/* db_err for an error of the attached input: the same message, naming `path`. */
+static int src_err(store *s, const char *path, int rc, const char *what, err *e)
 {
-    /* A COMPLETED copy replaces an unfinished one: drop main's rows of those runs. */
-    static const char *const newer =
-        "(SELECT r.id FROM src.runs r JOIN main.runs m ON m.id = r.id "
-        "WHERE r.status = 'COMPLETED' AND m.status != 'COMPLETED')";
-    char sql[512];
-    int rc = 0;
-    for (size_t t = 0; !rc && t < NRUN_TABLES; t++) {
-        snprintf(sql, sizeof sql, "DELETE FROM main.%s WHERE run IN %s", run_tables[t], newer);
-        rc = exec(s, sql, e);
-    }
-    snprintf(sql, sizeof sql, "DELETE FROM main.params WHERE run IN %s", newer);
-    rc = rc ? rc : exec(s, sql, e);
-    snprintf(sql, sizeof sql, "DELETE FROM main.runs WHERE id IN %s", newer);
-    rc = rc ? rc : exec(s, sql, e);
-    static const char *const all[] = {"experiments", "runs", "experiment_runs", "params",
-                                      "metric_keys"};
-    for (size_t t = 0; !rc && t < sizeof all / sizeof all[0]; t++) {
-        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO main.%s SELECT * FROM src.%s", all[t],
-                 all[t]);
-        rc = exec(s, sql, e);
-    }
-    for (size_t t = 0; !rc && t < NRUN_TABLES; t++) {
-        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO main.%s SELECT * FROM src.%s",
-                 run_tables[t], run_tables[t]);
-        rc = exec(s, sql, e);
+    char out[sizeof s->path];
+    memcpy(out, s->path, sizeof out);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    rc = db_err(s, rc, what, e);
+    memcpy(s->path, out, sizeof out);
+    return rc;
+}
+
+/* `path` as an SQLite URI file:PATH[?query], percent-encoded where URIs need it (an
+ * absolute path gets an empty authority, so "//x" stays a path). */
+static int file_uri(const char *path, const char *query, char *uri, size_t cap, err *e)
+{
+    size_t k = (size_t)snprintf(uri, cap, path[0] == '/' ? "file://" : "file:");
+    const unsigned char *c = (const unsigned char *)path;
+    for (; *c && k + 4 < cap; c++)
+        k += (size_t)(*c == '%' || *c == '?' || *c == '#' || *c < 0x20 || *c >= 0x7f
+                          ? snprintf(uri + k, cap - k, "%%%02X", *c)
+                          : snprintf(uri + k, cap - k, "%c", *c));
+    if (*c || k + (query ? strlen(query) + 2 : 1) > cap)
+        return err_set(e, ERR_SYS, "%s: path too long", path);
+    if (query)
+        snprintf(uri + k, cap - k, "?%s", query);
+    return 0;
+}
+
+/* OUT for merging: created or migrated by store_open, then opened again with URI
+ * filenames enabled, so that ATTACH can open each input read-only (file:IN?mode=ro)
+ * whatever SQLite's compile-time default. */
+static int merge_open(const char *out, store **s, err *e)
+{
+    char uri[3200];
+    int rc = store_open(out, s, e);
+    store_close(*s);
+    *s = NULL;
+    rc = rc ? rc : file_uri(out, NULL, uri, sizeof uri, e);
+    rc = rc ? rc : open_conn(uri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, s, e);
+    if (*s)
+        snprintf((*s)->path, sizeof (*s)->path, "%s", out);
+    rc = rc ? rc : exec(*s, "PRAGMA synchronous = NORMAL", e);
+    if (rc) {
+        store_close(*s);
+        *s = NULL;
     }
     return rc;
 }
 
-/* The attached `src` must pass PRAGMA integrity_check: INSERT ... SELECT * copies
- * b-tree records as they are (SQLite's transfer optimization), so a damaged index in
- * an input would be copied into OUT, damaged (found by fuzz_merge). */
+/* ATTACH the input at `path` as src, read-only (immutable where nothing can write it,
+ * as store_open_read), and read its schema version into *v. Merge never writes to an
+ * input: it is not migrated, and no checkpoint of its WAL is run. *attached says
+ * whether src must be detached. */
+static int merge_attach(store *s, const char *path, int *v, int *attached, err *e)
+{
+    char uri[3200];
+    sqlite3_stmt *st;
+    *attached = 0;
+    int rc = file_uri(path, unwritable(path) ? "immutable=1" : "mode=ro", uri, sizeof uri, e);
+    rc = rc ? rc : prep(s, "ATTACH DATABASE ? AS src", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE)
+        return src_err(s, path, r, "open", e);
+    *attached = 1;
+    if ((rc = prep(s, "PRAGMA src.user_version", &st, e)))
+        return rc;
+    r = sqlite3_step(st);
+    *v = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW)
+        return src_err(s, path, r, "PRAGMA user_version", e);
+    if (*v > STORE_SCHEMA_VERSION)
+        return err_set(e, ERR_DATA, "%s: schema version %d is newer than this basin's (%d); "
+                       "use a newer basin", path, *v, STORE_SCHEMA_VERSION);
+    if (*v <= 0)
+        return err_set(e, ERR_DATA, "%s: not a basin database (schema version %d)", path, *v);
+    return 0;
+}
+
+/* Every table and column of a database, sorted: (table, column, declared type). */
+#define SCHEMA_SQL(db, arg)                                                                \
+    "SELECT m.name, p.name, upper(p.type) FROM " db "sqlite_master m, "                  \
+    "pragma_table_xinfo(m.name" arg ") p WHERE m.type = 'table' AND m.name NOT LIKE "     \
+    "'sqlite!_%' ESCAPE '!' ORDER BY 1, 2"
+
+/* Authorizer of the scratch database while it runs migrations: flags a statement that
+ * inserts, updates or deletes rows of a basin table (not SQLite's own schema table). */
+static int merge_auth(void *dml, int action, const char *a, const char *b, const char *c,
+                      const char *d)
+{
+    (void)b, (void)c, (void)d;
+    if ((action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE)
+        && a && strncmp(a, "sqlite_", 7) != 0)
+        *(int *)dml = 1;
+    return SQLITE_OK;
+}
+
+/* Whether `db` has table t in its schema `schema` ("main", "src"): *has 1 or 0; the
+ * SQLite rc. */
+static int table_in(sqlite3 *db, const char *schema, const char *t, int *has)
+{
+    sqlite3_stmt *st;
+    char *q = sqlite3_mprintf("SELECT count(*) FROM \"%w\".sqlite_master WHERE type = 'table' "
+                              "AND name = %Q", schema, t);
+    int r = q ? sqlite3_prepare_v2(db, q, -1, &st, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
+    *has = 0;
+    if (r != SQLITE_OK)
+        return r;
+    r = sqlite3_step(st);
+    *has = r == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? SQLITE_OK : r;
+}
+
+/* Check the attached input's tables and columns (names and declared types, in any
+ * order) against exactly those of schema version v, which it claims: the oracle is a
+ * scratch in-memory database that ran migrations[0..v), the very SQL store_open runs.
+ * An older input is merged by name (the columns later versions added take their
+ * defaults: NULL), which equals migrating it first only while the migrations after v
+ * add tables and columns and rewrite no rows; one that rewrites rows refuses it. */
+static int merge_schema(store *s, const char *path, int v, err *e)
+{
+    sqlite3 *ref = NULL;
+    sqlite3_stmt *a = NULL, *b = NULL;   /* (table, column, type) of version v, of the input */
+    int rc = 0, r = sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE, NULL);
+    for (int k = 0; r == SQLITE_OK && k < v; k++)
+        r = sqlite3_exec(ref, migrations[k], NULL, NULL, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_prepare_v2(ref, SCHEMA_SQL("", ""), -1, &a, NULL);
+    if (r != SQLITE_OK)
+        rc = err_set(e, ERR_SYS, "merge: schema version %d in memory: %s", v,
+                     ref ? sqlite3_errmsg(ref) : sqlite3_errstr(r));
+    rc = rc ? rc : prep(s, SCHEMA_SQL("src.", ", 'src'"), &b, e);
+    int ra = rc ? SQLITE_DONE : sqlite3_step(a), rb = rc ? SQLITE_DONE : sqlite3_step(b);
+    while (!rc && (ra == SQLITE_ROW || rb == SQLITE_ROW)) {
+        int c = ra != SQLITE_ROW ? 1 : rb != SQLITE_ROW ? -1 : 0;
+        if (!c && !(c = strcmp(store_text(a, 0), store_text(b, 0))))
+            c = strcmp(store_text(a, 1), store_text(b, 1));
+        sqlite3_stmt *d = c < 0 ? a : b;   /* the row of the difference */
+        const char *t = store_text(d, 0), *col = store_text(d, 1);
+        int whole = 0;   /* the other side lacks the whole table */
+        if (c) {
+            r = table_in(c < 0 ? s->db : ref, c < 0 ? "src" : "main", t, &whole);
+            whole = r == SQLITE_OK && !whole;
+        }
+        if (c || strcmp(store_text(a, 2), store_text(b, 2)) != 0) {
+            char why[320];
+            if (!c)
+                snprintf(why, sizeof why, "column %s.%s is declared %s, not %s", t, col,
+                         store_text(b, 2), store_text(a, 2));
+            else if (c < 0)
+                snprintf(why, sizeof why, whole ? "no table %s" : "no column %s.%s", t, col);
+            else if (whole)
+                snprintf(why, sizeof why, "table %s is not version %d's", t, v);
+            else
+                snprintf(why, sizeof why, "column %s.%s is not version %d's", t, col, v);
+            rc = err_set(e, ERR_DATA, "%s: not the schema of version %d, which it claims: %s",
+                         path, v, why);
+            break;
+        }
+        size_t k;
+        for (k = 0; k < NMERGE_UNITS && strcmp(merge_units[k].table, t); k++)
+            ;
+        if (k == NMERGE_UNITS)   /* a migration added a table: give it a merge unit */
+            rc = err_set(e, ERR_SYS, "merge: table %s of schema version %d has no merge unit "
+                         "(results/store.c, merge_units)", t, v);
+        ra = sqlite3_step(a);
+        rb = sqlite3_step(b);
+    }
+    if (!rc && ra != SQLITE_DONE)
+        rc = err_set(e, ERR_SYS, "merge: schema version %d in memory: %s", v, sqlite3_errmsg(ref));
+    else if (!rc && rb != SQLITE_DONE)
+        rc = src_err(s, path, rb, "schema", e);
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    int dml = 0;
+    sqlite3_set_authorizer(ref, merge_auth, &dml);
+    for (int k = v; !rc && k < STORE_SCHEMA_VERSION; k++)
+        if (sqlite3_exec(ref, migrations[k], NULL, NULL, NULL) != SQLITE_OK)
+            rc = err_set(e, ERR_SYS, "merge: migration %d in memory: %s", k, sqlite3_errmsg(ref));
+        else if (dml)
+            rc = err_set(e, ERR_DATA, "%s: schema version %d is older than this basin's (%d), "
+                         "and migration %d -> %d rewrites rows, which merge cannot do without "
+                         "writing to its input; migrate it in place first (basin merge %s "
+                         "with any current database as the input)", path, v,
+                         STORE_SCHEMA_VERSION, k, k + 1, path);
+    sqlite3_close(ref);
+    return rc;
+}
+
+/* Whether the attached input has table `t` (an older version may lack a later table). */
+static int src_has(store *s, const char *t, int *has, err *e)
+{
+    int r = table_in(s->db, "src", t, has);
+    return r == SQLITE_OK ? 0 : db_err(s, r, "src tables", e);
+}
+
+/* Inside the merge's transaction: temp.merge_T, the input's table T with OUT's columns
+ * by name, in OUT's order (a column the input lacks: its default, NULL without one),
+ * and its rowid as merge_rowid (rows are copied in the input's order, which readers
+ * keep: runs and export list by rowid), for each table of merge_units the input has;
+ * has[u] says whether unit u's table has a view. A column of the input that OUT lacks refuses it: nothing is dropped
+ * silently. */
+static int merge_views(store *s, const char *path, int *has, err *e)
+{
+    sqlite3_stmt *oc = NULL, *extra = NULL;
+    int rc = prep(s, "SELECT o.name, o.dflt_value, i.name IS NOT NULL FROM "
+                     "pragma_table_xinfo(?1, 'main') o LEFT JOIN pragma_table_xinfo(?1, 'src') i "
+                     "USING (name) WHERE o.hidden = 0 ORDER BY o.cid", &oc, e);
+    rc = rc ? rc : prep(s, "SELECT name FROM pragma_table_xinfo(?1, 'src') WHERE name NOT IN "
+                           "(SELECT name FROM pragma_table_xinfo(?1, 'main') WHERE hidden = 0)",
+                        &extra, e);
+    for (size_t u = 0; !rc && u < NMERGE_UNITS; u++) {
+        const char *t = merge_units[u].table;
+        int r;
+        if ((rc = src_has(s, t, &has[u], e)) || !has[u])
+            continue;
+        sqlite3_bind_text(extra, 1, t, -1, SQLITE_STATIC);
+        if ((r = sqlite3_step(extra)) == SQLITE_ROW)
+            rc = err_set(e, ERR_DATA, "%s: column %s.%s has no place in %s (whose schema lacks "
+                         "it)", path, t, store_text(extra, 0), s->path);
+        else if (r != SQLITE_DONE)
+            rc = db_err(s, r, "columns", e);
+        sqlite3_reset(extra);
+        char *sel = NULL;
+        sqlite3_bind_text(oc, 1, t, -1, SQLITE_STATIC);
+        while (!rc && (r = sqlite3_step(oc)) == SQLITE_ROW) {
+            const char *c = store_text(oc, 0);
+            const unsigned char *dflt = sqlite3_column_text(oc, 1);
+            char *x = sqlite3_column_int(oc, 2) ? sqlite3_mprintf("\"%w\"", c)
+                      : sqlite3_mprintf("(%s)", dflt ? (const char *)dflt : "NULL");
+            sel = x ? sqlite3_mprintf("%z%s%z AS \"%w\"", sel, sel ? ", " : "", x, c) : NULL;
+            if (!sel)
+                rc = err_set(e, ERR_SYS, "out of memory");
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = db_err(s, r, "columns", e);
+        sqlite3_reset(oc);
+        char *sql = rc ? NULL : sqlite3_mprintf("CREATE TEMP VIEW IF NOT EXISTS \"merge_%w\" AS "
+                                                "SELECT %s, rowid AS merge_rowid FROM src.\"%w\"",
+                                                t, sel, t);
+        if (!rc && !sql)
+            rc = err_set(e, ERR_SYS, "out of memory");
+        rc = rc ? rc : exec(s, sql, e);
+        sqlite3_free(sql);
+        sqlite3_free(sel);
+    }
+    sqlite3_finalize(oc);
+    sqlite3_finalize(extra);
+    return rc;
+}
+
+/* OUT's columns of table t (hidden ones aside), quoted, comma-separated, in order;
+ * column `col` given as expression `expr` when col is not NULL; without the columns run
+ * and grid when `bare` (what makes two grids the same). *list: sqlite3_free. */
+static int merge_cols(store *s, const char *t, const char *col, const char *expr, int bare,
+                      char **list, err *e)
+{
+    sqlite3_stmt *st;
+    *list = NULL;
+    int r, rc = prep(s, "SELECT name FROM pragma_table_xinfo(?, 'main') WHERE hidden = 0 "
+                        "ORDER BY cid", &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *c = store_text(st, 0);
+        if (bare && (!strcmp(c, "run") || !strcmp(c, "grid")))
+            continue;
+        *list = col && !strcmp(c, col)
+                ? sqlite3_mprintf("%z%s%s", *list, *list ? ", " : "", expr)
+                : sqlite3_mprintf("%z%s\"%w\"", *list, *list ? ", " : "", c);
+        if (!*list)
+            rc = err_set(e, ERR_SYS, "out of memory");
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = db_err(s, r, "columns", e);
+    sqlite3_finalize(st);
+    if (rc) {
+        sqlite3_free(*list);
+        *list = NULL;
+    }
+    return rc;
+}
+
+/* "a.k1 IS b.k1 AND ..." over unit u's key (and its rows condition, on a's row). */
+static char *merge_match(const struct merge_unit *u, const char *a, const char *b)
+{
+    char *m = NULL;
+    for (int k = 0; u->key[k]; k++) {
+        m = sqlite3_mprintf("%z%s%s.\"%w\" IS %s.\"%w\"", m, k ? " AND " : "", a, u->key[k], b,
+                            u->key[k]);
+        if (!m)
+            return NULL;
+    }
+    return u->rows ? sqlite3_mprintf("%z AND (%s)", m, u->rows) : m;
+}
+
+/* Run `sql` (sqlite3_mprintf'ed, NULL when it ran out of memory) and free it. */
+static int merge_exec(store *s, char *sql, err *e)
+{
+    int rc = sql ? exec(s, sql, e) : err_set(e, ERR_SYS, "out of memory");
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* SQL of the runs whose training state the input brings: those OUT lacks, and those
+ * whose copy in the input wins: final (COMPLETED, DIVERGED) over not final, and between
+ * two unfinished copies the one with the larger step (ties: OUT's). Between two final
+ * copies OUT's stays. */
+#define MERGE_FINAL "('" STORE_COMPLETED "', '" STORE_DIVERGED "')"
+#define MERGE_WINNERS                                                                     \
+    "INSERT OR IGNORE INTO temp.merge_win SELECT r.id FROM temp.merge_runs r "            \
+    "LEFT JOIN main.runs m ON m.id = r.id WHERE m.id IS NULL "                            \
+    "OR (r.status IN " MERGE_FINAL " AND m.status NOT IN " MERGE_FINAL ") "               \
+    "OR (r.status NOT IN " MERGE_FINAL " AND m.status NOT IN " MERGE_FINAL                \
+    " AND r.step > m.step)"
+
+/* One unit entry (not a grid's) of the attached input into main. */
+static int merge_unit_copy(store *s, const struct merge_unit *u, err *e)
+{
+    const char *t = u->table, *win = "(SELECT id FROM temp.merge_win)";
+    char *cols = NULL, *sel = NULL, *in_out = NULL;
+    const char *rows = u->rows ? u->rows : "1";
+    int rc = merge_cols(s, t, NULL, NULL, 0, &cols, e);
+    rc = rc ? rc : merge_cols(s, t, u->renumber ? "grid" : NULL,
+                              "COALESCE((SELECT g.out_grid FROM temp.merge_grid g WHERE g.run = "
+                              "s.run AND g.src_grid = s.grid), s.grid)", 0, &sel, e);
+    char *m = rc ? NULL : merge_match(u, "o", "s");
+    if (!rc && !m)
+        rc = err_set(e, ERR_SYS, "out of memory");
+    if (!rc && !(in_out = sqlite3_mprintf("NOT EXISTS (SELECT 1 FROM main.\"%w\" o WHERE %s)",
+                                          t, m)))   /* the input's rows of units OUT lacks */
+        rc = err_set(e, ERR_SYS, "out of memory");
+    if (u->kind == MERGE_PROBE) {
+        /* where both have a unit of a run whose training state the input brings, the
+         * input's replaces OUT's */
+        char *mine = rc ? NULL : merge_match(u, "s", t);
+        rc = rc ? rc : mine ? merge_exec(s, sqlite3_mprintf(
+                                  "DELETE FROM main.\"%w\" WHERE (%s) AND run IN %s AND EXISTS "
+                                  "(SELECT 1 FROM temp.\"merge_%w\" s WHERE %s)", t, rows, win,
+                                  t, mine), e)
+                            : err_set(e, ERR_SYS, "out of memory");
+        sqlite3_free(mine);
+    }
+    switch (u->kind) {
+    case MERGE_RUN:
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE id IN %s", t,
+                                                     win), e);
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM "
+                                                     "temp.\"merge_%w\" s WHERE id IN %s ORDER BY "
+                                                     "merge_rowid", t, cols, sel, t, win), e);
+        break;
+    case MERGE_TRAINING:
+        /* the winners' rows; and a run's rows where no copy of the run says whose they
+         * are (no runs row in either file), when OUT has none of them */
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE (%s) AND run "
+                                                     "IN %s", t, rows, win), e);
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf(
+                           "INSERT INTO main.\"%w\"(%s) SELECT %s FROM temp.\"merge_%w\" s WHERE "
+                           "(%s) AND (run IN %s OR (NOT EXISTS (SELECT 1 FROM temp.merge_runs r "
+                           "WHERE r.id = s.run) AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE "
+                           "r.id = s.run) AND %s)) ORDER BY merge_rowid", t, cols, sel, t, rows,
+                           win, in_out), e);
+        break;
+    case MERGE_PROBE:
+    case MERGE_ROW:
+        rc = rc ? rc : merge_exec(s, sqlite3_mprintf("INSERT INTO main.\"%w\"(%s) SELECT %s FROM "
+                                                     "temp.\"merge_%w\" s WHERE (%s) AND %s "
+                                                     "ORDER BY merge_rowid", t, cols, sel, t, rows,
+                                                     in_out), e);
+        break;
+    case MERGE_GRID:
+    case MERGE_POINTS:
+        break;
+    }
+    sqlite3_free(cols);
+    sqlite3_free(sel);
+    sqlite3_free(m);
+    sqlite3_free(in_out);
+    return rc;
+}
+
+/* The input's landscape grids (a grid: its landscape_grids row and its points): one
+ * that equals a grid OUT has for the run (all columns but run and grid, every point) is
+ * that grid, kept once; any other is copied, under its own number when the run's grid
+ * of that number is free in OUT, else under the run's next number. Each of OUT's grids
+ * stands for at most one grid of the input, so an input's two equal grids stay two.
+ * temp.merge_grid maps each input grid to its number in OUT (for the pca trajectory). */
+static int merge_grids(store *s, const char *path, err *e)
+{
+    char *gc = NULL, *pc = NULL, *gs = NULL, *ps = NULL, *gb = NULL, *pb = NULL;
+    sqlite3_stmt *q = NULL, *find = NULL, *num = NULL, *ig = NULL, *ip = NULL, *map = NULL;
+    int rc = merge_cols(s, "landscape_grids", NULL, NULL, 0, &gc, e);
+    rc = rc ? rc : merge_cols(s, "landscape_points", NULL, NULL, 0, &pc, e);
+    rc = rc ? rc : merge_cols(s, "landscape_grids", "grid", "?3", 0, &gs, e);
+    rc = rc ? rc : merge_cols(s, "landscape_points", "grid", "?3", 0, &ps, e);
+    rc = rc ? rc : merge_cols(s, "landscape_grids", NULL, NULL, 1, &gb, e);
+    rc = rc ? rc : merge_cols(s, "landscape_points", NULL, NULL, 1, &pb, e);
+    /* the same rows of T for input grid (?1, ?2) and OUT grid (?1, o.grid) */
+#define SAME(T, c)                                                                        \
+    "NOT EXISTS (SELECT " c " FROM temp.merge_" T " WHERE run = ?1 AND grid = ?2 EXCEPT "   \
+    "SELECT " c " FROM main." T " WHERE run = ?1 AND grid = o.grid) AND NOT EXISTS (SELECT " \
+    c " FROM main." T " WHERE run = ?1 AND grid = o.grid EXCEPT SELECT " c " FROM "         \
+    "temp.merge_" T " WHERE run = ?1 AND grid = ?2)"
+    char *sql[6] = {
+        sqlite3_mprintf("SELECT run, grid FROM temp.merge_landscape_grids UNION "
+                        "SELECT run, grid FROM temp.merge_landscape_points ORDER BY 1, 2"),
+        sqlite3_mprintf("SELECT o.grid FROM (SELECT grid FROM main.landscape_grids WHERE run = ?1 "
+                        "UNION SELECT grid FROM main.landscape_points WHERE run = ?1) o "
+                        "WHERE o.grid NOT IN (SELECT out_grid FROM temp.merge_grid WHERE run = ?1) "
+                        "AND " SAME("landscape_grids", "%s") " AND " SAME("landscape_points", "%s")
+                        " ORDER BY o.grid LIMIT 1", gb, gb, gb, gb, pb, pb, pb, pb),
+        sqlite3_mprintf("WITH o(grid) AS (SELECT grid FROM main.landscape_grids WHERE run = ?1 "
+                        "UNION ALL SELECT grid FROM main.landscape_points WHERE run = ?1) "
+                        "SELECT CASE WHEN EXISTS (SELECT 1 FROM o WHERE grid = ?2) "
+                        "THEN (SELECT max(grid) + 1 FROM o) ELSE ?2 END"),
+        sqlite3_mprintf("INSERT INTO main.landscape_grids(%s) SELECT %s FROM "
+                        "temp.merge_landscape_grids WHERE run = ?1 AND grid = ?2 "
+                        "ORDER BY merge_rowid", gc, gs),
+        sqlite3_mprintf("INSERT INTO main.landscape_points(%s) SELECT %s FROM "
+                        "temp.merge_landscape_points WHERE run = ?1 AND grid = ?2 "
+                        "ORDER BY merge_rowid", pc, ps),
+        sqlite3_mprintf("INSERT INTO temp.merge_grid VALUES (?1, ?2, ?3)"),
+    };
+#undef SAME
+    sqlite3_stmt **st[6] = {&q, &find, &num, &ig, &ip, &map};
+    for (int k = 0; k < 6; k++) {
+        if (!rc && !sql[k])
+            rc = err_set(e, ERR_SYS, "out of memory");
+        rc = rc ? rc : prep(s, sql[k], st[k], e);
+        sqlite3_free(sql[k]);
+    }
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        sqlite3_stmt *each[5] = {find, num, ig, ip, map};
+        for (int k = 0; k < 5; k++) {
+            sqlite3_bind_value(each[k], 1, sqlite3_column_value(q, 0));
+            sqlite3_bind_value(each[k], 2, sqlite3_column_value(q, 1));
+        }
+        int found = sqlite3_step(find), copy = found == SQLITE_DONE;
+        sqlite3_int64 to = found == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+        sqlite3_reset(find);
+        if (found != SQLITE_ROW && found != SQLITE_DONE) {
+            rc = db_err(s, found, "landscape grids", e);
+            break;
+        }
+        if (copy) {
+            if ((r = sqlite3_step(num)) == SQLITE_ROW)
+                to = sqlite3_column_int64(num, 0);
+            sqlite3_reset(num);
+            if (r != SQLITE_ROW) {
+                rc = db_err(s, r, "landscape grid number", e);
+                break;
+            }
+            sqlite3_bind_int64(ig, 3, to);
+            sqlite3_bind_int64(ip, 3, to);
+            rc = done(s, ig, e);
+            rc = rc ? rc : done(s, ip, e);
+        }
+        sqlite3_bind_int64(map, 3, to);
+        rc = rc ? rc : done(s, map, e);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = src_err(s, path, r, "landscape grids", e);
+    for (int k = 0; k < 6; k++)
+        sqlite3_finalize(*st[k]);
+    sqlite3_free(gc);
+    sqlite3_free(pc);
+    sqlite3_free(gs);
+    sqlite3_free(ps);
+    sqlite3_free(gb);
+    sqlite3_free(pb);
+    return rc;
+}
+
+/* Copy the attached input (at `path`) into main through its views (has[u]: unit u's
+ * table has one), unit by unit, inside the caller's transaction. */
+static int merge_one(store *s, const char *path, const int *has, err *e)
+{
+    int rc = exec(s, "CREATE TEMP TABLE merge_win(id TEXT PRIMARY KEY);"
+                     "CREATE TEMP TABLE merge_grid(run TEXT, src_grid INTEGER, out_grid INTEGER, "
+                     "PRIMARY KEY(run, src_grid))", e);
+    rc = rc ? rc : exec(s, MERGE_WINNERS, e);
+    for (size_t u = 0; !rc && u < NMERGE_UNITS; u++)
+        if (has[u])
+            rc = merge_units[u].kind == MERGE_GRID ? merge_grids(s, path, e)
+                                                   : merge_unit_copy(s, &merge_units[u], e);
+    return rc ? rc : exec(s, "DROP TABLE temp.merge_win; DROP TABLE temp.merge_grid", e);
+}
+
+/* The attached `src` must pass PRAGMA integrity_check: a damaged b-tree in an input
+ * would be read (and its records copied) as if it were whole (found by fuzz_merge). */
 static int src_intact(store *s, const char *path, err *e)
 {
     sqlite3_stmt *st;
@@ -1497,44 +2001,73 @@ static int src_intact(store *s, const char *path, err *e)
                 *c = ' ';
         rc = err_set(e, ERR_DATA, "%s: damaged database (integrity_check: %s)", path, what);
     } else if (r != SQLITE_ROW)
-        rc = db_err(s, r, "integrity check", e);
+        rc = src_err(s, path, r, "integrity check", e);
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* Refuse, before anything is opened, an input that is OUT itself or one given twice:
+ * the same file is the same device and inode, whatever the path says (a symlink,
+ * ./a.db, a hard link). Either is a mistake of the command line (merged into itself, a
+ * database opened for writing as an input waited the busy timeout on its own lock). */
+static int merge_distinct(const char *out, const char *const *ins, int n, err *e)
+{
+    struct stat so, *si = err_malloc(e, (size_t)(n > 0 ? n : 1) * sizeof *si);
+    if (!si)
+        return ERR_SYS;
+    int rc = 0, have_out = stat(out, &so) == 0;
+    for (int i = 0; !rc && i < n; i++) {
+        if (stat(ins[i], &si[i]) != 0) {
+            rc = err_set(e, ERR_DATA, "%s: %s", ins[i], strerror(errno));
+            break;
+        }
+        if (have_out && si[i].st_dev == so.st_dev && si[i].st_ino == so.st_ino)
+            rc = err_set(e, ERR_USAGE, "%s: is %s itself (the same file); a database cannot "
+                         "be merged into itself", ins[i], out);
+        for (int j = 0; !rc && j < i; j++)
+            if (si[i].st_dev == si[j].st_dev && si[i].st_ino == si[j].st_ino)
+                rc = err_set(e, ERR_USAGE, "%s: given twice (the same file as %s)", ins[i],
+                             ins[j]);
+    }
+    free(si);
+    return rc;
+}
+
+/* Merge the input at `path` into OUT (its connection s): checks first (schema, then
+ * integrity), then one transaction, in which the views are made and dropped. */
+static int merge_in(store *s, const char *path, err *e)
+{
+    if (access(path, R_OK) != 0)
+        return err_set(e, ERR_DATA, "%s: %s", path, strerror(errno));
+    int v = 0, attached, rc = merge_attach(s, path, &v, &attached, e);
+    rc = rc ? rc : merge_schema(s, path, v, e);
+    rc = rc ? rc : src_intact(s, path, e);
+    rc = rc ? rc : begin(s, e);
+    if (!rc) {
+        int has[NMERGE_UNITS] = {0};
+        rc = merge_views(s, path, has, e);
+        rc = rc ? rc : merge_one(s, path, has, e);
+        rc = rc ? rc : views_refresh(s, e);
+        for (size_t u = 0; !rc && u < NMERGE_UNITS; u++)
+            if (has[u])
+                rc = merge_exec(s, sqlite3_mprintf("DROP VIEW IF EXISTS temp.\"merge_%w\"",
+                                                   merge_units[u].table), e);
+        rc = end(s, rc, e);
+    }
+    if (attached) {
+        int r2 = exec(s, "DETACH DATABASE src", e);
+        rc = rc ? rc : r2;
+    }
     return rc;
 }
 
 int store_merge(const char *out, const char *const *ins, int n, err *e)
 {
-    store *s;
-    int rc = store_open(out, &s, e);
-    for (int i = 0; !rc && i < n; i++) {
-        store *in;
-        if (access(ins[i], R_OK) != 0) {
-            rc = err_set(e, ERR_DATA, "%s: %s", ins[i], strerror(errno));
-            break;
-        }
-        /* Opening it checks (and if needed migrates) its schema. */
-        if ((rc = store_open(ins[i], &in, e)))
-            break;
-        store_close(in);
-        sqlite3_stmt *st;
-        if ((rc = prep(s, "ATTACH DATABASE ? AS src", &st, e)))
-            break;
-        sqlite3_bind_text(st, 1, ins[i], -1, SQLITE_STATIC);
-        if ((rc = done(s, st, e))) {
-            sqlite3_finalize(st);
-            break;
-        }
-        sqlite3_finalize(st);
-        rc = src_intact(s, ins[i], e);
-        rc = rc ? rc : begin(s, e);
-        if (!rc) {
-            rc = merge_one(s, e);
-            rc = rc ? rc : views_refresh(s, e);
-            rc = end(s, rc, e);
-        }
-        int r2 = exec(s, "DETACH DATABASE src", e);
-        rc = rc ? rc : r2;
-    }
+    store *s = NULL;
+    int rc = merge_distinct(out, ins, n, e);
+    rc = rc ? rc : merge_open(out, &s, e);
+    for (int i = 0; !rc && i < n; i++)
+        rc = merge_in(s, ins[i], e);
     if (rc)
         err_wrap(e, "merge into %s", out);
     store_close(s);

@@ -269,10 +269,26 @@ typedef struct store_grid {
 int store_grid_put(store *s, const char *run, const store_grid *g, const double *loss,
                    const double *acc, int *grid, err *e);
 
-/* Merge the databases ins[0..n) into `out` (created when missing): idempotent --
- * merging the same input twice adds nothing. A run present in both is taken from the
- * input when the input's copy is COMPLETED and out's is not (its rows are replaced);
- * otherwise rows already present are kept. Prints nothing. */
+/* Merge the databases ins[0..n) into `out` (created or migrated when needed), one
+ * transaction per input (a failed input leaves out as it was; those before it stay
+ * merged); idempotent: merging an input again adds nothing. Inputs are only read
+ * (attached read-only, never migrated). Each input's tables and columns (names,
+ * declared types) must be exactly those of the schema version it claims, else
+ * ERR_DATA naming the difference; columns are copied by name, and an input of an older
+ * version is merged by name with the columns it lacks at their defaults (NULL). Then it
+ * must pass PRAGMA integrity_check (ERR_DATA).
+ *
+ * Rows are copied in units, each whole or not at all (results/README.md, Merging): a
+ * run's training state (its runs row, metrics, checkpoints, theta trajectory) comes
+ * from one copy: OUT's when it is final (COMPLETED, DIVERGED) or the input's is not
+ * and has no larger step, else the input's. A probe result (the eigenvalues of one
+ * (run, step, method), the density of one (run, step), a trace, sharpness or collapse
+ * row, a run's pca trajectory) is copied when out lacks it; where both have it, out's
+ * stays unless the input's training state won the run. A landscape grid (its row and
+ * its points) is copied unless out has an equal grid of the run, renumbered when its
+ * number is taken. ERR_USAGE, before anything is opened, when an input is `out` itself
+ * or is given twice (the same device and inode, whatever the path: a symlink, ./a.db, a
+ * hard link); ERR_DATA when an input is missing. Prints nothing. */
 int store_merge(const char *out, const char *const *ins, int n, err *e);
 
 #endif

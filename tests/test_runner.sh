@@ -4,10 +4,12 @@
 # and canonical order, two workers x 20 runs (all rows, integrity_check), kill -9 then
 # rerun (bit-identical metrics), SIGTERM (INTERRUPTED, 143, resume), the same file twice
 # (identical metric rows but wall time), DIVERGED runs, shards merged twice (no
-# duplicates), runs/show/compare/export, probes during training (the training rows
-# identical with and without them; eigenvalue, trace, density, sharpness and
-# edge-of-stability rows), probe commands on a run's snapshot (--init RUN@STEP, --db);
-# run ids unchanged since they were frozen (tests/ids).
+# duplicates; a database merged into itself refused), runs/show/compare/export, probes
+# during training (the training rows identical with and without them; eigenvalue, trace,
+# density, sharpness and edge-of-stability rows), probe commands on a run's snapshot
+# (--init RUN@STEP, --db), merging whole units (post-hoc Hessians of one run, a COMPLETED
+# and an INTERRUPTED copy, two different grids 0); run ids unchanged since they were
+# frozen (tests/ids).
 #
 #   sh tests/test_runner.sh ./basin
 #
@@ -18,6 +20,7 @@ set -u
 B=${1:-./basin}
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)   # the source tree: experiment files, fixtures
+SHARD1=$(cd "$(dirname "$0")" && pwd)/fuzz/corpus/merge/shard.db   # a schema-1 store
 if [ ! -x "$B" ]; then
     echo "FAIL setup: $B is not an executable"
     echo "0 passed, 1 failed"
@@ -322,6 +325,8 @@ kill -TERM $pid
 wait $pid
 trc=$?
 check "SIGTERM: exit 143" "exit $trc: $(head -c 200 term.err)" test $trc -eq 143
+cp term.db term-int.db   # the INTERRUPTED copy, for the merge tests of section 14
+[ ! -e term.db-wal ] || cp term.db-wal term-int.db-wal
 expect "SIGTERM: run INTERRUPTED" 0 "INTERRUPTED" "$B" runs --db term.db
 expect "SIGTERM: rerun resumes and completes" 0 "resume $id|COMPLETED" "$B" run k.ini --db term.db
 metrics term.db >term.m
@@ -359,6 +364,56 @@ check "merge: metric rows equal the unsharded run's" "$(wc -l <m.m) vs $(wc -l <
 if [ $HAVE_SQLITE -eq 1 ]; then
     check "merge: integrity_check ok" "" test "$(q m.db 'PRAGMA integrity_check')" = ok
 fi
+# columns are merged by name (issue 18, finding 7): an input whose metrics table has its
+# columns in another order gives the same rows and the same compare; an input's schema
+# must be the version it claims; an older input is merged by name and left as it was
+if [ $HAVE_SQLITE -eq 1 ]; then
+    cp s0.db p0.db
+    sqlite3 p0.db "PRAGMA legacy_alter_table = ON; CREATE TABLE m2(value REAL, wall REAL,
+        step INTEGER NOT NULL, run TEXT NOT NULL, epoch REAL, key TEXT NOT NULL,
+        UNIQUE(run, key, step)); INSERT INTO m2(value, wall, step, run, epoch, key)
+        SELECT value, wall, step, run, epoch, key FROM metrics; DROP TABLE metrics;
+        ALTER TABLE m2 RENAME TO metrics"
+    expect "merge: an input with metrics' columns in another order" 0 "merged 1 database" \
+        "$B" merge mp.db p0.db
+    metrics s0.db >s0.m
+    metrics mp.db >mp.m
+    check "merge: columns by name: the input's metric rows" "$(diff s0.m mp.m | head -3 | tr '\n' ' ')" \
+        cmp -s s0.m mp.m
+    "$B" compare --db s0.db --experiment t --metric train_loss >s0.cmp 2>&1
+    "$B" compare --db mp.db --experiment t --metric train_loss >mp.cmp 2>&1
+    check "merge: columns by name: compare as on the input" "$(diff s0.cmp mp.cmp | head -3 | tr '\n' ' ')" \
+        cmp -s s0.cmp mp.cmp
+    cp s0.db x0.db
+    sqlite3 x0.db "ALTER TABLE metrics DROP COLUMN wall"
+    v=$(sqlite3 x0.db "PRAGMA user_version")
+    expect "merge: an input without a column of its version refused, OUT untouched" 1 \
+        "x0.db: not the schema of version $v, which it claims: no column metrics.wall" \
+        "$B" merge mp.db x0.db
+    metrics mp.db >mp2.m
+    check "merge: the refused input left OUT as it was" "" cmp -s s0.m mp2.m
+    # a shard of schema version 1 (frozen in the fuzz corpus)
+    cp "$SHARD1" v1.db
+    cp v1.db v1.orig
+    expect "merge: an input of schema version 1 merged by name" 0 "merged 1 database" \
+        "$B" merge mv.db v1.db
+    check "merge: the older input not migrated, its bytes unchanged" \
+        "user_version $(q "file:v1.db?immutable=1" 'PRAGMA user_version')" cmp -s v1.db v1.orig
+    rows_='SELECT run, key, step, epoch, value FROM metrics ORDER BY 1, 2, 3'
+    check "merge: the older input's metric rows" "" \
+        test "$(q "file:v1.orig?immutable=1" "$rows_")" = "$(q mv.db "$rows_")" -a \
+             "$(q mv.db 'SELECT count(*) FROM metrics')" -eq 24
+fi
+# a database merged into itself (by any path), an input twice: refused at once, exit 2
+ln -s m.db m-link.db
+t0_=$(date +%s)
+expect "merge: into itself refused" 2 "m.db: is m.db itself" "$B" merge m.db m.db
+expect "merge: into itself through ./ refused" 2 "./m.db: is m.db itself" "$B" merge m.db ./m.db
+expect "merge: into itself through a symlink refused" 2 "m-link.db: is m.db itself" "$B" merge m.db s0.db m-link.db
+expect "merge: an input given twice refused" 2 "given twice (the same file as s0.db)" "$B" merge m2.db s0.db s1.db ./s0.db
+check "merge: refusals answered at once, not after the 60 s lock timeout" "$(($(date +%s) - t0_)) s" \
+    test $(($(date +%s) - t0_)) -le 5
+check "merge: a refused merge creates no OUT" "m2.db exists" test ! -e m2.db
 
 # ---- 9. query commands by id prefix ----------------------------------------------------
 rid=$(sed -n 2p d1 | cut -c1-12)
@@ -570,6 +625,48 @@ expect "collapse --db --split test: a test row" 0 "test_error=|split=test" \
     test "$(q pca.db "SELECT group_concat(step || split, ' ') FROM collapse")" = "9train 12test"
 expect "collapse --db without a run refused" 2 "give --init RUN[@STEP]" \
     "$B" collapse --db pca.db --data blobs --hidden 8
+
+# ---- 14. merge copies units whole; a final run's state is not overwritten (issue 18, 8) --
+if [ "$HAVE_SQLITE" -eq 1 ]; then
+    npid=$("$B" run np.ini --dry-run | sed -n 2p | cut -c1-8)
+    cp np.db h1.db
+    cp np.db h2.db
+    "$B" hessian --db h1.db --init "$npid@12" --top 2 --samples 64 >/dev/null 2>&1
+    "$B" hessian --db h2.db --init "$npid@12" --top 5 --samples 128 >/dev/null 2>&1
+    expect "merge units: two post-hoc Hessians of copies of one run" 0 "merged 2 databases" \
+        "$B" merge hm.db h1.db h2.db
+    check "merge units: one spectrum, whole (h1's 2 eigenvalues, none of h2's spliced on)" \
+        "$(q hm.db 'SELECT k, value FROM hessian_eigs' | tr '\n' ' ')" \
+        test "$(q hm.db 'SELECT k, value FROM hessian_eigs ORDER BY k')" = \
+             "$(q h1.db 'SELECT k, value FROM hessian_eigs ORDER BY k')" -a \
+             "$(q h1.db 'SELECT count(*) FROM hessian_eigs')" -eq 2
+    expect "merge units: a COMPLETED copy, then an older INTERRUPTED one" 0 "merged 2 databases" \
+        "$B" merge tm.db term.db term-int.db
+    metrics tm.db >tm.m
+    check "merge units: the run stays COMPLETED, without a resume checkpoint, with its own metrics" \
+        "$(q tm.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" \
+        test "$(q tm.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" = \
+             "COMPLETED|0" -a "$(cmp tm.m full.m 2>&1)" = ""
+    expect "merge units: the INTERRUPTED copy, then the COMPLETED one" 0 "merged 2 databases" \
+        "$B" merge tm2.db term-int.db term.db
+    metrics tm2.db >tm2.m
+    check "merge units: the COMPLETED copy replaces the INTERRUPTED one" \
+        "$(q tm2.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" \
+        test "$(q tm2.db "SELECT status, (SELECT count(*) FROM checkpoints WHERE kind = 'resume') FROM runs")" = \
+             "COMPLETED|0" -a "$(cmp tm2.m full.m 2>&1)" = ""
+    cp np.db l1.db
+    cp np.db l2.db
+    "$B" landscape --db l1.db --init "$npid" --x -1:1:5 --y -0.5:0.5:3 >/dev/null 2>&1
+    "$B" landscape --db l2.db --init "$npid" --x -2:2:3 >/dev/null 2>&1
+    expect "merge units: two copies' different grids 0" 0 "merged 2 databases" "$B" merge lm.db l1.db l2.db
+    "$B" merge lm.db l1.db l2.db >/dev/null 2>&1
+    check "merge units: both grids kept (l2's as grid 1), with all their points, merged twice" \
+        "$(q lm.db 'SELECT grid, nx, ny, (SELECT count(*) FROM landscape_points p WHERE p.grid = g.grid) FROM landscape_grids g' | tr '\n' ' ')" \
+        test "$(q lm.db 'SELECT grid, x0, nx, ny, (SELECT count(*) FROM landscape_points p
+            WHERE p.grid = g.grid) FROM landscape_grids g ORDER BY grid' | tr '\n' ' ')" = "0|-1.0|5|3|15 1|-2.0|3|1|3 "
+else
+    echo "SKIP merge units (no sqlite3 shell)"
+fi
 
 echo "$np passed, $nf failed"
 [ "$nf" -eq 0 ]
