@@ -11,7 +11,35 @@
 
 #include "pool.h"
 
-void openblas_set_num_threads(int num_threads);   /* libopenblas */
+/* OpenBLAS on one thread from the start (pool.h). Its library constructor
+ * (gotoblas_init) sizes its own thread pool and starts it before main() runs:
+ * blas_num_threads - 1 threads, each mapping a 128 MiB work buffer, that
+ * openblas_set_num_threads(1) in main() only parks, and that OpenBLAS's exit handler
+ * joins -- forever when one of them is still retrying a map that a memory limit
+ * refused (issue 18). The executable's .preinit_array runs after relocation and before
+ * any shared object's initializer (ELF gABI, DT_PREINIT_ARRAY), so a count set here is
+ * the one the constructor finds: it calls blas_get_cpu_number() only while
+ * blas_cpu_number is 0, which returns blas_num_threads once that is set, and then
+ * starts blas_num_threads - 1 threads, none (OpenBLAS 0.3.21 through 0.3.28,
+ * driver/others/memory.c and blas_server.c). Setting OPENBLAS_NUM_THREADS here
+ * instead does not work: glibc points environ at the process's environment only in
+ * libc's own initializer, after this, so a setenv() now is discarded. Any other count
+ * is overridden: basin's threads are the parallelism (bench/bench.c raises OpenBLAS's
+ * for its DGEMM rates with openblas_set_num_threads, and lowers it again). The
+ * Makefile links this object (-u pool_threads) into every executable that links
+ * libbasin.a. */
+extern int blas_num_threads, blas_cpu_number;   /* libopenblas */
+
+static void pool_preinit(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    (void)envp;
+    if (!blas_cpu_number)   /* not yet initialized */
+        blas_num_threads = blas_cpu_number = 1;
+}
+__attribute__((section(".preinit_array"), used))
+static void (*const pool_preinit_entry)(int, char **, char **) = pool_preinit;
 
 #define MAX_THREADS 256
 /* Polls of an atomic before sleeping, each after a pause: about 100 us here. */
@@ -97,7 +125,6 @@ int pool_set_threads(int n, err *e)
 {
     if (n < 1 || n > MAX_THREADS)
         return err_set(e, ERR_USAGE, "threads: %d is not in 1..%d", n, MAX_THREADS);
-    openblas_set_num_threads(1);
     if (n == P.n)
         return 0;
     stop_workers();

@@ -2,9 +2,11 @@
  *
  * One process-wide pool of N threads (the caller counts as thread 0). Model
  * evaluations split their chunks over the pool, each thread driving single-threaded
- * OpenBLAS, so N is the total number of busy cores: pool_set_threads() sets basin's
- * threads and pins OpenBLAS's own pool to 1 thread together, so the two never
- * oversubscribe. N comes from --threads, else BASIN_THREADS, else all online cores.
+ * OpenBLAS, so N is the total number of busy cores and the two never oversubscribe:
+ * OpenBLAS runs on one thread from the start, set before its library constructor could
+ * start threads of its own (a .preinit_array entry in pool.c, linked into every
+ * executable), whatever OPENBLAS_NUM_THREADS says. N comes from --threads, else
+ * BASIN_THREADS, else all online cores.
  * Work assignment is static (by thread index), so results depend on N but never on
  * timing. */
 #ifndef BASIN_POOL_H

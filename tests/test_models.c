@@ -4,12 +4,17 @@
  * samples) and one or two threads: a random-direction directional-derivative check,
  * jvp = grad.v, HVP symmetry, the dense Hessian built from HVP columns against a
  * finite-difference Hessian, chunk- and thread-invariance, bit-identical reruns, the
- * PyTorch parameter layout and initialization, features, and bad input. */
+ * PyTorch parameter layout and initialization, features, and bad input; and the pool
+ * under it: OpenBLAS on one thread from the start. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
 
 #include "../core/pool.h"
 #include "../models/model.h"
@@ -27,6 +32,60 @@ static double frand(unsigned *s)
 {
     *s = *s * 1103515245u + 12345u;
     return ((*s >> 8) & 0xffff) / 65536.0;
+}
+
+/* --- OpenBLAS under the pool (core/pool.c) --- */
+
+int openblas_get_num_threads(void);   /* libopenblas */
+
+/* Threads of this process, from /proc/self/task; -1 when it cannot be read. */
+static int task_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *t; (t = readdir(d));)
+        n += t->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* This program run afresh as `test_models MODE`, with the environment variable name
+ * set to value (name NULL: none); its exit status, 128 + signal when killed. */
+static int rerun(const char *mode, const char *name, const char *value)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (name)
+            setenv(name, value, 1);
+        execl("/proc/self/exe", "test_models", mode, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* test_models --threads-at-start: OpenBLAS started no thread before main() (one
+ * task), and counts one thread. */
+static int child_threads(void)
+{
+    int tasks = task_count(), ob = openblas_get_num_threads();
+    printf("at main(): %d thread(s), openblas_get_num_threads() %d, OPENBLAS_NUM_THREADS=%s\n",
+           tasks, ob, getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "(unset)");
+    return tasks == 1 && ob == 1 ? 0 : 1;
+}
+
+static void check_openblas(void)
+{
+    int tasks = task_count(), ob = openblas_get_num_threads();
+    CHECK(tasks == 1 && ob == 1, "pool: OpenBLAS started no thread of its own before main()",
+          "%d threads at main(), openblas_get_num_threads() %d", tasks, ob);
+    int st = rerun("--threads-at-start", "OPENBLAS_NUM_THREADS", "4");
+    CHECK(st == 0, "pool: ... nor with OPENBLAS_NUM_THREADS=4", "the child says no (exit %d)", st);
 }
 
 /* pool regression: a worker started after earlier jobs must not rerun a finished one */
@@ -199,8 +258,11 @@ static void derivative_checks(const char *name, model *m, batch b, unsigned seed
     free(tp); free(tm); free(gp); free(gm); free(H); free(F); free(ei);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--threads-at-start"))
+        return child_threads();
+    check_openblas();
     unsigned s = 12345;
     for (int i = 0; i < NS * DIN; i++)
         xs[i] = 2 * frand(&s) - 0.93;
