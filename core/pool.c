@@ -4,10 +4,13 @@
  * costs 10-50 us on a virtual machine, which a training step of a few milliseconds
  * that calls pool_run three times (gradient, its sum, the update) notices. The caller
  * spins the same way for the workers to finish. */
+#define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <sys/mman.h>
 
 #include "pool.h"
 
@@ -139,6 +142,57 @@ int pool_set_threads(int n, err *e)
     }
     P.n = n;
     return 0;
+}
+
+/* OpenBLAS's work buffers (driver/others/memory.c): a level-3 routine (and a level-2
+ * one on long vectors) takes one for the call, the first free one, mapping a new one
+ * of BUFFER_SIZE bytes when none is free; mapped buffers are kept for reuse. A map
+ * that fails (mmap, then malloc) is retried at once, forever: with one thread, the
+ * caller spins and the process hangs where it should report that it is out of memory.
+ * So the pool makes OpenBLAS map one buffer per thread before BLAS runs on them, held
+ * all at once so that each is a new one, and maps a buffer of the same size itself
+ * just before each new one: where that fails, OpenBLAS's would have too. */
+void *blas_memory_alloc(int procpos);   /* libopenblas */
+void blas_memory_free(void *buffer);    /* libopenblas */
+
+/* BUFFER_SIZE of OpenBLAS on x86_64 (common_x86_64.h: 32 << 22), the size of each map;
+ * test_models checks it against what OpenBLAS maps. */
+#define BLAS_BUFFER ((size_t)128 << 20)
+/* Room above one buffer for what OpenBLAS allocates beside it on a first call. */
+#define BLAS_SLACK ((size_t)2 << 20)
+
+static int blas_buffers;   /* OpenBLAS buffers known to be mapped */
+
+int pool_reserve(err *e)
+{
+    int n = pool_threads();
+    if (n <= blas_buffers)
+        return 0;
+    void *held[MAX_THREADS];
+    int k = 0, rc = 0;
+    for (; k < n; k++) {
+        if (k >= blas_buffers) {
+            void *p = mmap(NULL, BLAS_BUFFER + BLAS_SLACK, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) {
+                rc = err_set(e, ERR_SYS, "out of memory for OpenBLAS's work buffer of "
+                             "thread %d of %d (%zu bytes; one per thread)", k + 1, n,
+                             BLAS_BUFFER);
+                break;
+            }
+            munmap(p, BLAS_BUFFER + BLAS_SLACK);
+        }
+        if (!(held[k] = blas_memory_alloc(0))) {   /* its table of buffers is full */
+            rc = err_set(e, ERR_SYS, "OpenBLAS has no work buffer for thread %d of %d",
+                         k + 1, n);
+            break;
+        }
+    }
+    while (k > 0)
+        blas_memory_free(held[--k]);
+    if (!rc)
+        blas_buffers = n;
+    return rc;
 }
 
 int pool_threads(void)

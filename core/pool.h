@@ -21,6 +21,14 @@ int pool_threads(void);
 /* Use n threads (1..256). ERR_USAGE for other n; ERR_SYS if threads cannot start. */
 int pool_set_threads(int n, err *e);
 
+/* Before BLAS runs on the pool's threads (initializing the pool as pool_threads()
+ * does): make OpenBLAS map a work buffer for each thread now, 128 MiB of address space
+ * each, where a failed map is ERR_SYS "out of memory for OpenBLAS's work buffer ...";
+ * OpenBLAS itself maps one when a call needs it and retries a failed map forever, a
+ * hang under a memory limit. Cheap once done; models call it before they evaluate.
+ * Between pool_run calls only (it calls BLAS on the caller's thread). */
+int pool_reserve(err *e);
+
 /* Parse BASIN_THREADS-style text; -1 when it is not an integer in 1..256. */
 int pool_parse_threads(const char *s);
 

@@ -87,6 +87,9 @@ static ad_graph *net_graph(const model *m, err *e)
 static int net_threads(model *m, err *e)
 {
     net_exec *x = m->impl;
+    int rc = pool_reserve(e);   /* a buffer for each thread's BLAS calls */
+    if (rc)
+        return rc;
     int T = pool_threads();
     if (T <= x->nthreads)
         return 0;

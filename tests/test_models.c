@@ -5,15 +5,18 @@
  * jvp = grad.v, HVP symmetry, the dense Hessian built from HVP columns against a
  * finite-difference Hessian, chunk- and thread-invariance, bit-identical reruns, the
  * PyTorch parameter layout and initialization, features, and bad input; and the pool
- * under it: OpenBLAS on one thread from the start. */
+ * under it: OpenBLAS on one thread from the start, a work buffer per thread mapped
+ * before BLAS runs, an error (not a hang) where there is no room for one. */
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "../core/pool.h"
@@ -51,8 +54,22 @@ static int task_count(void)
     return n;
 }
 
-/* This program run afresh as `test_models MODE`, with the environment variable name
- * set to value (name NULL: none); its exit status, 128 + signal when killed. */
+/* Address space of this process in bytes (/proc/self/statm); 0 when unknown. */
+static size_t vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* This program run afresh (no OpenBLAS buffer mapped yet) as `test_models MODE`, with
+ * the environment variable name set to value (name NULL: none); its exit status,
+ * 128 + signal when killed. */
 static int rerun(const char *mode, const char *name, const char *value)
 {
     fflush(stdout);
@@ -79,13 +96,69 @@ static int child_threads(void)
     return tasks == 1 && ob == 1 ? 0 : 1;
 }
 
+/* test_models --oom: a model evaluation whose address space leaves 64 MiB, less than
+ * OpenBLAS's work buffer: ERR_SYS naming it, where OpenBLAS alone retries its map
+ * forever (the alarm turns that hang into SIGALRM). */
+static int child_oom(void)
+{
+    size_t vm = vm_bytes();
+    struct rlimit r = {vm + ((size_t)64 << 20), vm + ((size_t)64 << 20)};
+    if (!vm || setrlimit(RLIMIT_AS, &r) != 0)
+        return 2;
+    alarm(10);
+    enum { D = 64, ROWS = 256 };   /* matrices too big for OpenBLAS's small-matrix path */
+    model_opts o;
+    model_opts_default(&o);
+    o.in_dim = D;
+    o.out_dim = NOUT;
+    o.hidden[0] = o.hidden[1] = 256;
+    o.chunk = ROWS;
+    model *m = NULL;
+    err e = {0};
+    int rc = pool_set_threads(1, &e);
+    rc = rc ? rc : model_new(&o, &m, &e);
+    double *x = calloc(ROWS * D, sizeof *x), *th = m ? calloc(m->n, sizeof *th) : NULL,
+           *g = m ? calloc(m->n, sizeof *g) : NULL;
+    int *y = calloc(ROWS, sizeof *y);
+    if (!rc && (!x || !th || !g || !y))
+        rc = err_set(&e, ERR_SYS, "test: out of memory before the evaluation");
+    if (!rc) {
+        for (size_t i = 0; i < ROWS * D; i++)
+            x[i] = (double)(i % 7) / 7;
+        batch b = {x, y, NULL, ROWS};
+        rc = model_grad(m, th, b, g, NULL, &e);
+    }
+    printf("model_new + model_grad under a limit: rc %d: %s\n", rc, e.msg);
+    model_free(m);
+    free(x);
+    free(th);
+    free(g);
+    free(y);
+    return rc == ERR_SYS && strstr(e.msg, "out of memory for OpenBLAS's work buffer") ? 0 : 1;
+}
+
 static void check_openblas(void)
 {
+    /* before anything here calls BLAS: the one buffer a thread gets is what pool.c
+     * probes for, 128 MiB (+ 2 MiB of slack) */
     int tasks = task_count(), ob = openblas_get_num_threads();
+    size_t vm0 = vm_bytes();
+    err e = {0};
+    int rc = pool_set_threads(1, &e);
+    rc = rc ? rc : pool_reserve(&e);
+    size_t mapped = vm_bytes() - vm0;
     CHECK(tasks == 1 && ob == 1, "pool: OpenBLAS started no thread of its own before main()",
           "%d threads at main(), openblas_get_num_threads() %d", tasks, ob);
     int st = rerun("--threads-at-start", "OPENBLAS_NUM_THREADS", "4");
     CHECK(st == 0, "pool: ... nor with OPENBLAS_NUM_THREADS=4", "the child says no (exit %d)", st);
+    CHECK(!rc && mapped >= ((size_t)128 << 20) && mapped <= ((size_t)130 << 20),
+          "pool: pool_reserve maps one 128 MiB OpenBLAS buffer for one thread",
+          "rc %d (%s), %zu bytes mapped", rc, e.msg, mapped);
+#ifndef __SANITIZE_ADDRESS__   /* ASan cannot start under an address-space limit */
+    st = rerun("--oom", NULL, NULL);
+    CHECK(st == 0, "pool: an evaluation without room for OpenBLAS's buffer is ERR_SYS, not a hang",
+          "%s (exit %d)", st == 128 + SIGALRM ? "hung: killed after 10 s" : "no such error", st);
+#endif
 }
 
 /* pool regression: a worker started after earlier jobs must not rerun a finished one */
@@ -262,6 +335,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--threads-at-start"))
         return child_threads();
+    if (argc > 1 && !strcmp(argv[1], "--oom"))
+        return child_oom();
     check_openblas();
     unsigned s = 12345;
     for (int i = 0; i < NS * DIN; i++)
