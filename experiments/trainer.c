@@ -24,7 +24,8 @@ int trainer_init(trainer *t, session *s, err *e)
         t->yb = err_malloc(e, t->bsz * sizeof *t->yb);
         t->tb = d->t ? err_malloc(e, t->bsz * (size_t)d->tdim * sizeof *t->tb) : NULL;
         if (!t->idx || !t->xb || !t->yb || (d->t && !t->tb))
-            return ERR_SYS;
+            return err_wrap(e, "training: the data order of %zu samples and a batch of %zu",
+                            t->n, t->bsz);
     }
     if (!(t->order = rng_stream(c->seed, RNG_ORDER, 0)))
         return err_set(e, ERR_SYS, "out of memory");
