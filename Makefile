@@ -27,7 +27,10 @@ VECFLAGS := $(shell $(CC) -fvect-cost-model=dynamic -E -x c /dev/null >/dev/null
 # -Wvla: no variable-length arrays anywhere (a length from the input overflowed the stack:
 # issue 18); with -Werror it fails the build
 override CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L $(WFLAGS) -Wvla -pthread $(VECFLAGS)
-LDLIBS  += -llbfgsb -lgsl -lopenblas -lsqlite3 -lz -lm -pthread
+# -u pool_threads: core/pool.o in every executable that links libbasin.a, whether or not
+# it calls the pool, for its .preinit_array entry (OpenBLAS on one thread before its
+# constructor starts a pool of its own; core/pool.c)
+LDLIBS  += -Wl,-u,pool_threads -llbfgsb -lgsl -lopenblas -lsqlite3 -lz -lm -pthread
 BUILD   ?= build
 # the command the tests run (make san: build/san/basin, leaving ./basin as it is)
 BIN     ?= basin

@@ -20,8 +20,9 @@
  *
  * Output: one `name value unit` line per figure; lines starting with '#' are notes
  * for people. Usage: bench [--threads N] [--seed S]. Threads go to the core's pool
- * (pool_set_threads, as BASIN_THREADS would); DGEMM is timed first with OpenBLAS at
- * N threads, before the pool pins OpenBLAS to one thread per pool thread. The OpenBLAS
+ * (pool_set_threads, as BASIN_THREADS would); DGEMM is timed first with OpenBLAS raised
+ * to N threads, then set back to the one it runs on under the pool (core/pool.c starts it
+ * on one, before its library constructor). The OpenBLAS
  * kernel in use is printed (openblas_core) so that run.sh can check that the peer ran on
  * the same one (OpenBLAS picks it at load time, or OPENBLAS_CORETYPE does). */
 #include <math.h>

@@ -23,8 +23,6 @@
 #include "../models/data.h"
 #include "../models/model.h"
 
-void openblas_set_num_threads(int num_threads);   /* libopenblas */
-
 static err E;
 
 /* Only main's helpers exit: a failed call ends the benchmark with its message. */
@@ -107,7 +105,6 @@ int main(int argc, char **argv)
     size_t samples = quick ? 2000 : 10000, B = 128;
     int reps = quick ? 2 : 5;
     check(pool_set_threads(1, &E), "threads");
-    openblas_set_num_threads(1);
     data_opts d;
     data_opts_default(&d);
     d.samples = samples;

@@ -77,30 +77,30 @@ int err_wrap(err *e, const char *fmt, ...)
     return e->code;
 }
 
-void *err_malloc(err *e, size_t bytes)
+void *err_malloc_at(err *e, size_t bytes, const char *where)
 {
     void *p = malloc(bytes ? bytes : 1);
     if (!p)
-        err_set(e, ERR_SYS, "out of memory (%zu bytes)", bytes);
+        err_set(e, ERR_SYS, "out of memory (%zu bytes, %s)", bytes, where);
     return p;
 }
 
-void *err_calloc(err *e, size_t count, size_t size)
+void *err_calloc_at(err *e, size_t count, size_t size, const char *where)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
-        err_set(e, ERR_SYS, "out of memory (%zu x %zu bytes)", count, size);
+        err_set(e, ERR_SYS, "out of memory (%zu x %zu bytes, %s)", count, size, where);
     return p;
 }
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-void *err_malloc_big(err *e, size_t bytes)
+void *err_malloc_big_at(err *e, size_t bytes, const char *where)
 {
     size_t len = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
     void *p = aligned_alloc(HUGE_PAGE, len ? len : HUGE_PAGE);
     if (!p) {
-        err_set(e, ERR_SYS, "out of memory (%zu bytes)", bytes);
+        err_set(e, ERR_SYS, "out of memory (%zu bytes, %s)", bytes, where);
         return NULL;
     }
 #ifdef MADV_HUGEPAGE

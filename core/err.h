@@ -30,15 +30,25 @@ int err_set(err *e, int code, const char *fmt, ...)
  * whole shortened as err_set's. Returns e->code. */
 int err_wrap(err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Allocation helpers that report ERR_SYS on `e` when memory is exhausted.
- * They return NULL on failure; freeing is the caller's, with free(). */
-void *err_malloc(err *e, size_t bytes);
-void *err_calloc(err *e, size_t count, size_t size);
+/* Allocation helpers that report ERR_SYS on `e` when memory is exhausted: "out of
+ * memory (N bytes, file.c:line)", the caller's file and line; a caller whose buffer is
+ * large enough to be the one that fails names it with err_wrap ("lanczos: basis vector
+ * 3: out of memory (...)"). They return NULL on failure; freeing is the caller's, with
+ * free(). */
+#define err_malloc(e, bytes) err_malloc_at((e), (bytes), ERR_HERE)
+#define err_calloc(e, count, size) err_calloc_at((e), (count), (size), ERR_HERE)
 
 /* A large buffer (hundreds of MB), in transparent huge pages and populated in one call
  * where the kernel allows (MADV_HUGEPAGE, MADV_POPULATE_WRITE): faulted in 4 KiB at a
  * time, fresh memory cost ~3 ms per MB on the virtual machine basin is benchmarked on,
  * 40 times more. Uninitialized; free() frees it. */
-void *err_malloc_big(err *e, size_t bytes);
+#define err_malloc_big(e, bytes) err_malloc_big_at((e), (bytes), ERR_HERE)
+
+#define ERR_HERE ERR_HERE_(__FILE__, __LINE__)
+#define ERR_HERE_(f, l) ERR_HERE__(f, l)
+#define ERR_HERE__(f, l) f ":" #l
+void *err_malloc_at(err *e, size_t bytes, const char *where);
+void *err_calloc_at(err *e, size_t count, size_t size, const char *where);
+void *err_malloc_big_at(err *e, size_t bytes, const char *where);
 
 #endif

@@ -251,7 +251,9 @@ int cmd_landscape(session *s, err *e)
     double *d1 = err_malloc(e, m->n * sizeof *d1), *d2 = twod ? err_malloc(e, m->n * sizeof *d2) : NULL;
     double *loss = err_malloc(e, npts * sizeof *loss), *acc = err_malloc(e, npts * sizeof *acc);
     pca_traj t = {0};
-    rc = d1 && (d2 || !twod) && loss && acc ? 0 : ERR_SYS;
+    rc = d1 && (d2 || !twod) && loss && acc
+             ? 0 : err_wrap(e, "landscape: directions of %zu parameters and a grid of %zu points",
+                            m->n, npts);
     rc = rc ? rc : directions(s, d1, d2, &t, e);
     rc = rc ? rc : land_grid(m, s->theta, d1, d2, c->x, c->y, session_batch(s->train), loss, acc, e);
     FILE *f = NULL;

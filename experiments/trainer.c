@@ -24,7 +24,8 @@ int trainer_init(trainer *t, session *s, err *e)
         t->yb = err_malloc(e, t->bsz * sizeof *t->yb);
         t->tb = d->t ? err_malloc(e, t->bsz * (size_t)d->tdim * sizeof *t->tb) : NULL;
         if (!t->idx || !t->xb || !t->yb || (d->t && !t->tb))
-            return ERR_SYS;
+            return err_wrap(e, "training: the data order of %zu samples and a batch of %zu",
+                            t->n, t->bsz);
     }
     if (!(t->order = rng_stream(c->seed, RNG_ORDER, 0)))
         return err_set(e, ERR_SYS, "out of memory");
@@ -72,13 +73,22 @@ double trainer_epoch(const trainer *t)
 }
 
 /* aux layout, all uint64 words: magic, step, n, per_epoch, rng bytes; then the
- * order stream's raw state (padded to a word); then idx[0..n) when there is data. */
+ * order stream's raw state (padded to a word); then idx[0..n) when there is data --
+ * zeros, not read back, at an epoch's start (step 0 included), when idx holds no order
+ * yet or a finished epoch's and the next step draws a new one from the saved stream. */
 #define AUX_MAGIC 0x3152545f4e495342ULL   /* "BSIN_TR1" */
 #define AUX_WORDS 5
 
 static size_t rng_words(const trainer *t)
 {
     return (gsl_rng_size(t->order) + 7) / 8;
+}
+
+/* Whether idx holds the order the next step draws its batch from: filled by the
+ * epoch's first step (trainer_step), so not at an epoch's start. */
+static int order_in_use(const trainer *t)
+{
+    return t->idx && t->step % (long)t->per_epoch != 0;
 }
 
 size_t trainer_aux_size(const trainer *t)
@@ -96,7 +106,7 @@ void trainer_aux_save(const trainer *t, void *buf)
     w[3] = t->per_epoch;
     w[4] = gsl_rng_size(t->order);
     memcpy(w + AUX_WORDS, gsl_rng_state(t->order), gsl_rng_size(t->order));
-    for (size_t i = 0; t->idx && i < t->n; i++)
+    for (size_t i = 0; order_in_use(t) && i < t->n; i++)
         w[AUX_WORDS + rng_words(t) + i] = t->idx[i];
 }
 
@@ -110,7 +120,7 @@ int trainer_aux_load(trainer *t, const void *buf, size_t len, err *e)
                        trainer_aux_size(t), t->n, t->per_epoch);
     t->step = (long)w[1];
     memcpy(gsl_rng_state(t->order), w + AUX_WORDS, gsl_rng_size(t->order));
-    for (size_t i = 0; t->idx && i < t->n; i++) {
+    for (size_t i = 0; order_in_use(t) && i < t->n; i++) {
         t->idx[i] = (size_t)w[AUX_WORDS + rng_words(t) + i];
         if (t->idx[i] >= t->n)
             return err_set(e, ERR_DATA, "checkpoint: corrupt data order");

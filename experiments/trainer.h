@@ -5,9 +5,11 @@
  * the training split from the RNG_ORDER stream, reshuffled at the start of every
  * epoch unless --no-shuffle; the last short batch is kept) and asks the optimizer for
  * one update. Everything the trajectory depends on besides theta and the optimizer
- * state -- the step count, the order stream's raw state and the epoch's permutation --
- * is the trainer's "aux" state, so (theta, optimizer state, aux) saved after any step
- * and restored into a fresh trainer continue the run bit for bit. */
+ * state -- the step count, the order stream's raw state and, within an epoch, its
+ * permutation (at an epoch's start, step 0 included, the next step draws one from the
+ * stream) -- is the trainer's "aux" state, so (theta, optimizer state, aux) saved after
+ * any step, or before the first, and restored into a fresh trainer continue the run bit
+ * for bit. */
 #ifndef BASIN_TRAINER_H
 #define BASIN_TRAINER_H
 

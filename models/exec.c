@@ -33,6 +33,9 @@ typedef struct model_exec_worker worker;
 static int exec_threads(model *m, err *e)
 {
     model_exec *x = m->impl;
+    int rc = pool_reserve(e);   /* a buffer for each thread's BLAS calls */
+    if (rc)
+        return rc;
     int T = pool_threads();
     if (T <= x->nthreads)
         return 0;
@@ -47,7 +50,7 @@ static int exec_threads(model *m, err *e)
         if (!w[t].graph || (t && !w[t].acc)) {
             ad_graph_free(w[t].graph);
             free(w[t].acc);
-            return ERR_SYS;
+            return err_wrap(e, "%s: thread %d of %d's graph and gradient sums", m->kind, t + 1, T);
         }
         x->nthreads = t + 1;
     }
@@ -253,6 +256,8 @@ static exec_lin *exec_lin_alloc(model *m, size_t n, int T, err *e)
         l->buf[t] = err_malloc_big(e, lin_doubles(m, n, l->nchunks, t, T) * sizeof(double));
         if (!l->buf[t]) {
             exec_lin_free(l);
+            err_wrap(e, "%s: the forward pass over %zu samples kept for Hessian-vector "
+                     "products (thread %d of %d)", m->kind, n, t + 1, T);
             return NULL;
         }
     }

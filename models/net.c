@@ -219,13 +219,14 @@ static int dense_plane(model *m, const double *theta0, const double *d1, const d
     j.rc = err_calloc(e, (size_t)T, sizeof *j.rc);
     j.e = err_calloc(e, (size_t)T, sizeof *j.e);
     if (!ws || !j.abc || !j.sums || !j.tail || !j.theta || !j.pre || !j.rc || !j.e)
-        rc = ERR_SYS;
+        rc = err_wrap(e, "landscape: first-layer activations of %zu-sample blocks at %zu points",
+                      block, npts);
     for (int t = 0; t < T && !rc; t++) {
         j.tail[t] = net_graph_from(m, 1, 0, e);
         j.theta[t] = err_calloc(e, plane_group(m) * (m->n - plane_tail0(m)) + 1, sizeof(double));
         j.pre[t] = err_malloc(e, chunk * h * sizeof(double));
         if (!j.tail[t] || !j.theta[t] || !j.pre[t])
-            rc = ERR_SYS;
+            rc = err_wrap(e, "landscape: thread %d of %d's graph and weights", t + 1, T);
     }
     if (!rc) {  /* stacked [W0; D1; D2] and [b0; e1; e2] */
         for (size_t k = 0; k <= nd; k++) {

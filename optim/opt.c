@@ -331,7 +331,7 @@ int opt_new(const char *name, const opt_hparams *hp, size_t n, opt **out, err *e
     o->rngs = err_calloc(e, (size_t)o->nrng, sizeof *o->rngs);
     if (!o->state || !o->work || !o->rngs) {
         opt_free(o);
-        return ERR_SYS;
+        return err_wrap(e, "%s: state and workspace for %zu parameters", name, n);
     }
     o->rule_state = o->state + grok;
     for (int k = 0; k < o->nrng; k++)

@@ -197,7 +197,7 @@ void hess_lanczos_free(hess_lanczos *L)
 static int basis_vector(hess_lanczos *L, int j, err *e)
 {
     if (!L->q[j] && !(L->q[j] = err_malloc(e, L->n * sizeof(double))))
-        return ERR_SYS;
+        return err_wrap(e, "lanczos: basis vector %d (%zu parameters)", j + 1, L->n);
     return 0;
 }
 
@@ -503,6 +503,8 @@ int hess_eigs(hess_op *op, const hess_eig_opts *o, hess_eigs_result *r, err *e)
     int rc = r->values && r->resid && r->est && r->vectors && hy && rng ? 0 : ERR_SYS;
     if (rc && !rng)
         err_set(e, ERR_SYS, "eigenpairs: out of memory for the random stream");
+    else if (rc)
+        err_wrap(e, "eigenpairs: %zu eigenvectors of %zu", k, n);
     if (!rc)
         rc = o->method == HESS_POWER ? eigs_power(op, o, rng, r, e) : eigs_lanczos(op, o, rng, r, e);
     for (int p = 0; !rc && p < r->k; p++) {   /* the true residual, one application each */

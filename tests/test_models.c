@@ -4,12 +4,20 @@
  * samples) and one or two threads: a random-direction directional-derivative check,
  * jvp = grad.v, HVP symmetry, the dense Hessian built from HVP columns against a
  * finite-difference Hessian, chunk- and thread-invariance, bit-identical reruns, the
- * PyTorch parameter layout and initialization, features, and bad input. */
+ * PyTorch parameter layout and initialization, features, and bad input; and the pool
+ * under it: OpenBLAS on one thread from the start, a work buffer per thread mapped
+ * before BLAS runs, an error (not a hang) where there is no room for one. */
+#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "../core/pool.h"
 #include "../models/model.h"
@@ -27,6 +35,130 @@ static double frand(unsigned *s)
 {
     *s = *s * 1103515245u + 12345u;
     return ((*s >> 8) & 0xffff) / 65536.0;
+}
+
+/* --- OpenBLAS under the pool (core/pool.c) --- */
+
+int openblas_get_num_threads(void);   /* libopenblas */
+
+/* Threads of this process, from /proc/self/task; -1 when it cannot be read. */
+static int task_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *t; (t = readdir(d));)
+        n += t->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Address space of this process in bytes (/proc/self/statm); 0 when unknown. */
+static size_t vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* This program run afresh (no OpenBLAS buffer mapped yet) as `test_models MODE`, with
+ * the environment variable name set to value (name NULL: none); its exit status,
+ * 128 + signal when killed. */
+static int rerun(const char *mode, const char *name, const char *value)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (name)
+            setenv(name, value, 1);
+        execl("/proc/self/exe", "test_models", mode, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* test_models --threads-at-start: OpenBLAS started no thread before main() (one
+ * task), and counts one thread. */
+static int child_threads(void)
+{
+    int tasks = task_count(), ob = openblas_get_num_threads();
+    printf("at main(): %d thread(s), openblas_get_num_threads() %d, OPENBLAS_NUM_THREADS=%s\n",
+           tasks, ob, getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "(unset)");
+    return tasks == 1 && ob == 1 ? 0 : 1;
+}
+
+/* test_models --oom: a model evaluation whose address space leaves 64 MiB, less than
+ * OpenBLAS's work buffer: ERR_SYS naming it, where OpenBLAS alone retries its map
+ * forever (the alarm turns that hang into SIGALRM). */
+static int child_oom(void)
+{
+    size_t vm = vm_bytes();
+    struct rlimit r = {vm + ((size_t)64 << 20), vm + ((size_t)64 << 20)};
+    if (!vm || setrlimit(RLIMIT_AS, &r) != 0)
+        return 2;
+    alarm(10);
+    enum { D = 64, ROWS = 256 };   /* matrices too big for OpenBLAS's small-matrix path */
+    model_opts o;
+    model_opts_default(&o);
+    o.in_dim = D;
+    o.out_dim = NOUT;
+    o.hidden[0] = o.hidden[1] = 256;
+    o.chunk = ROWS;
+    model *m = NULL;
+    err e = {0};
+    int rc = pool_set_threads(1, &e);
+    rc = rc ? rc : model_new(&o, &m, &e);
+    double *x = calloc(ROWS * D, sizeof *x), *th = m ? calloc(m->n, sizeof *th) : NULL,
+           *g = m ? calloc(m->n, sizeof *g) : NULL;
+    int *y = calloc(ROWS, sizeof *y);
+    if (!rc && (!x || !th || !g || !y))
+        rc = err_set(&e, ERR_SYS, "test: out of memory before the evaluation");
+    if (!rc) {
+        for (size_t i = 0; i < ROWS * D; i++)
+            x[i] = (double)(i % 7) / 7;
+        batch b = {x, y, NULL, ROWS};
+        rc = model_grad(m, th, b, g, NULL, &e);
+    }
+    printf("model_new + model_grad under a limit: rc %d: %s\n", rc, e.msg);
+    model_free(m);
+    free(x);
+    free(th);
+    free(g);
+    free(y);
+    return rc == ERR_SYS && strstr(e.msg, "out of memory for OpenBLAS's work buffer") ? 0 : 1;
+}
+
+static void check_openblas(void)
+{
+    /* before anything here calls BLAS: the one buffer a thread gets is what pool.c
+     * probes for, 128 MiB (+ 2 MiB of slack) */
+    int tasks = task_count(), ob = openblas_get_num_threads();
+    size_t vm0 = vm_bytes();
+    err e = {0};
+    int rc = pool_set_threads(1, &e);
+    rc = rc ? rc : pool_reserve(&e);
+    size_t mapped = vm_bytes() - vm0;
+    CHECK(tasks == 1 && ob == 1, "pool: OpenBLAS started no thread of its own before main()",
+          "%d threads at main(), openblas_get_num_threads() %d", tasks, ob);
+    int st = rerun("--threads-at-start", "OPENBLAS_NUM_THREADS", "4");
+    CHECK(st == 0, "pool: ... nor with OPENBLAS_NUM_THREADS=4", "the child says no (exit %d)", st);
+    CHECK(!rc && mapped >= ((size_t)128 << 20) && mapped <= ((size_t)130 << 20),
+          "pool: pool_reserve maps one 128 MiB OpenBLAS buffer for one thread",
+          "rc %d (%s), %zu bytes mapped", rc, e.msg, mapped);
+#ifndef __SANITIZE_ADDRESS__   /* ASan cannot start under an address-space limit */
+    st = rerun("--oom", NULL, NULL);
+    CHECK(st == 0, "pool: an evaluation without room for OpenBLAS's buffer is ERR_SYS, not a hang",
+          "%s (exit %d)", st == 128 + SIGALRM ? "hung: killed after 10 s" : "no such error", st);
+#endif
 }
 
 /* pool regression: a worker started after earlier jobs must not rerun a finished one */
@@ -199,8 +331,13 @@ static void derivative_checks(const char *name, model *m, batch b, unsigned seed
     free(tp); free(tm); free(gp); free(gm); free(H); free(F); free(ei);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--threads-at-start"))
+        return child_threads();
+    if (argc > 1 && !strcmp(argv[1], "--oom"))
+        return child_oom();
+    check_openblas();
     unsigned s = 12345;
     for (int i = 0; i < NS * DIN; i++)
         xs[i] = 2 * frand(&s) - 0.93;
